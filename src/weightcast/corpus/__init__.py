@@ -1,4 +1,4 @@
-"""The on-disk corpus of finished training runs: schema, atomic writer, cached reader.
+"""The on-disk corpus of finished training runs: schema, atomic writer, cached reader, collector.
 
 >>> import tempfile
 >>> from weightcast.corpus import Corpus
@@ -12,16 +12,20 @@ The layout and the reader's tables are specified in ``docs/design.md`` (section 
 
 from __future__ import annotations
 
+from weightcast.corpus._collect import CollectSummary, collect, run_seed
 from weightcast.corpus._reader import Corpus
 from weightcast.corpus._schema import SCHEMA_VERSION, CorpusError, RunResult, run_id_for
 from weightcast.corpus._writer import create_corpus, write_run
 
 __all__ = [
     "SCHEMA_VERSION",
+    "CollectSummary",
     "Corpus",
     "CorpusError",
     "RunResult",
+    "collect",
     "create_corpus",
     "run_id_for",
+    "run_seed",
     "write_run",
 ]

@@ -54,7 +54,14 @@ import pandas as pd
 from weightcast.corpus._schema import run_id_for
 from weightcast.corpus._writer import create_corpus, write_run
 
-__all__ = ["SyntheticResult", "make_synthetic_corpus", "synthetic_final_acc", "synthetic_result"]
+__all__ = [
+    "FakePreset",
+    "SyntheticResult",
+    "fake_run",
+    "make_synthetic_corpus",
+    "synthetic_final_acc",
+    "synthetic_result",
+]
 
 
 @dataclass
@@ -238,3 +245,46 @@ def make_synthetic_corpus(
         result.wall_time = 1.0 + i / 100
         write_run(root, run_id_for(i), i, result)
     return root
+
+
+@dataclass(frozen=True)
+class FakePreset:
+    """A stand-in for ``weightcast.search.Preset`` that trains nothing: with :func:`fake_run` it
+    drives ``weightcast.corpus.collect`` in milliseconds per run.
+
+    >>> FakePreset().sample(2, seed=0, design="random") == FakePreset().sample(3, 0, "random")[:2]
+    True
+    """
+
+    name: str = "fake"
+    T: int = 100  # noqa: N815 - the paper's name
+    eval_every: int = 10
+    steps: tuple[int, ...] = (0, 10, 20, 50)
+    taus: tuple[int, ...] = (5, 10)
+
+    def sample(self, n: int, seed: int, design: str = "random") -> list[dict[str, Any]]:
+        """``n`` synthetic configurations, prefix-stable in ``n`` (``design`` is not used)."""
+        return [synthetic_hparams(np.random.default_rng([seed, i])) for i in range(n)]
+
+
+def fake_run(
+    preset: FakePreset, hparams: Mapping[str, Any], seed: int, data: Any = None
+) -> SyntheticResult:
+    """A run function with the signature of ``weightcast.search.run_trial``: the synthetic run
+    of ``hparams`` on ``preset``'s grid, without noise; runs with ``lr > 0.05`` diverge at
+    ``preset.steps[-1]``.
+
+    >>> fake_run(FakePreset(), {"lr": 0.1, "activation": "relu"}, seed=1).status
+    'diverged'
+    """
+    diverged = float(hparams["lr"]) > 0.05 and len(preset.steps) > 1
+    return synthetic_result(
+        preset.steps,
+        preset.taus,
+        preset.T,
+        eval_every=preset.eval_every,
+        hparams=hparams,
+        diverged_step=preset.steps[-1] if diverged else None,
+        seed=seed,
+        noise=0.0,
+    )
