@@ -154,10 +154,13 @@ def _do_run(job: _Job, index: int) -> tuple[Any, ...]:
         _remove_tmp(job.out, run_id)  # we hold the run: any temp folder of it is a leftover
         hparams = dict(job.samples[index])
         try:
-            if job.data is None:
+            data = job.data
+            if isinstance(data, (str, os.PathLike)):
+                data = job.preset.load_data(data)  # cached per process by the preset
+            if data is None:
                 result = job.run_fn(job.preset, hparams, run_seed(job.seed, index))
             else:
-                result = job.run_fn(job.preset, hparams, run_seed(job.seed, index), data=job.data)
+                result = job.run_fn(job.preset, hparams, run_seed(job.seed, index), data=data)
             write_run(job.out, run_id, index, result)
         except Exception as exc:
             return ("failed", index, run_id, _summarize_exception(exc))
@@ -315,7 +318,8 @@ def collect(
     ``preset`` is a ``weightcast.search.Preset`` or a preset name. Run ``i`` trains
     ``preset.sample(n_runs, seed, design)[i]`` with the seed :func:`run_seed` ``(seed, i)`` via
     ``run_fn(preset, hparams, seed)`` (default ``weightcast.search.run_trial``; ``data=data`` is
-    passed when given) and is stored as ``runs/run-%06d``. Runs already in the corpus are
+    passed when given: a loaded dataset, or a folder path that each process loads once with
+    ``preset.load_data(path)``) and is stored as ``runs/run-%06d``. Runs already in the corpus are
     skipped, so rerunning the same call resumes it (the sample is prefix-stable, so a larger
     ``n_runs`` extends a corpus). A run that raises is logged and counted in
     ``summary.failures``, not written; the collection goes on.
