@@ -459,11 +459,8 @@ def _finish(summary: CollectSummary, started: float) -> None:
     present = set(corpus.run_ids)
     summary.corpus_runs = len(corpus)
     summary.missing = sum(run_id_for(i) not in present for i in range(summary.n_runs))
-    if not len(corpus):
-        return
-    acc = corpus.runs()["final_acc"].to_numpy(dtype="float64")
-    acc = acc[np.isfinite(acc)]
-    if acc.size:
-        summary.best_acc = float(acc.max())
-        summary.median_acc = float(np.median(acc))
-        summary.share_under_0_3 = float(np.mean(acc < 0.3))
+    acc = corpus.summary()["final_acc"]
+    if acc is not None:
+        summary.best_acc = acc["max"]
+        summary.median_acc = acc["median"]
+        summary.share_under_0_3 = acc["share_under_0_3"]
