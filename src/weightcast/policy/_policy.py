@@ -1,0 +1,446 @@
+"""The pruning decision: diverged -> warm-up -> model (prediction interval) or rung fallback.
+
+How a decision is made for a trial that has reached step ``s`` (``d`` = the latest decision step
+at or before ``s``):
+
+1. a diverged trial (non-finite value or loss, or weights marked diverged) is pruned at once,
+   warm-up or not;
+2. before ``n_startup_trials`` trials have completed nothing else is pruned (the warm-up);
+3. the model: a random forest predicts, from the features at ``d``, the trial's value at a
+   horizon ``h``: the final value once ``min_train`` trials with features at ``d`` have
+   completed, otherwise the value at the latest later decision step that ``min_train`` finished
+   trials reached (partial runs as proxy targets: this ends the cold start long before enough
+   trials complete). The trial is pruned when the upper end of the ``coverage`` prediction
+   interval (the prediction plus the ``(1 + coverage) / 2`` quantile of the forest's out-of-bag
+   residuals) lies below the target: the ``top_k``-th best value at ``h`` (for the final value,
+   a fixed ``target`` may replace it);
+4. until a horizon has enough training rows the rung rule decides: the trial goes on only if
+   its current value is in the top ``1 / reduction_factor`` of the values that the other trials
+   had at that decision step (asynchronous successive halving on the reported curve).
+
+The bias that pruning creates (only survivors get to later steps and to the end, so a model
+trained on them sees mostly good runs) is handled in three ways:
+
+- partial horizons: the cold-start models learn from every trial that reached the horizon, not
+  only from completed ones;
+- ``pseudo_labels``: a pruned trial stays in the training data of its horizon with a pseudo
+  label: the model's predicted value when the model pruned it (at the model's horizon), its
+  current value when the rung rule did (at that rung); a diverged trial gets the worst label of
+  the training rows. Pseudo labels count neither towards ``min_train`` nor in the residuals that
+  set the interval width;
+- ``exploration``: a seeded share of the trials that would be pruned go on to the end instead
+  (and are never pruned again unless they diverge); their true values enter the training data,
+  repeated ``1 / exploration`` times (importance weight, at most 20) when pseudo labels are off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from weightcast.policy._config import PolicyConfig
+from weightcast.policy._curves import LOSS_COLUMNS, val_summary
+from weightcast.policy._records import FeatureBlock, TrialRecord
+from weightcast.policy._rules import explore_draw, kth_best, rung_promotable
+
+MISSING = -1e9
+"""Stand-in for a missing feature value in the model's input (forests split it off)."""
+
+_MAX_IMPORTANCE_WEIGHT = 20.0
+
+
+class IntervalPredictor(Protocol):
+    """What the policy needs of a predictor (``weightcast.predict.Predictor`` fits)."""
+
+    def fit(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def predict(self, X: Any) -> Any: ...
+
+    def predict_interval(self, X: Any, coverage: float = 0.8) -> tuple[Any, Any]: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of :meth:`PruningPolicy.decide`.
+
+    ``reason`` is one of ``"no-step"`` (no decision step reached), ``"diverged"``, ``"warmup"``,
+    ``"explore"``, ``"interval"`` (model), ``"rung"`` (fallback), ``"continue"``. ``label`` is the
+    pseudo label to store with a pruned trial; ``rungs`` the rung values to store with the trial;
+    ``mean`` / ``upper`` / ``target`` are set when the model decided.
+    """
+
+    prune: bool
+    reason: str
+    step: int | None = None
+    label: float = math.nan
+    mean: float = math.nan
+    upper: float = math.nan
+    target: float = math.nan
+    rungs: dict[int, float] = field(default_factory=dict)
+    explore: bool = False
+    horizon: int | None = None
+
+
+@dataclass
+class _Fit:
+    completed: frozenset[int]
+    n_rows: int
+    columns: tuple[str, ...]
+    model: Any
+    version: int
+    residuals: np.ndarray | None
+
+
+def default_predictor(
+    n_estimators: int = 400, seed: int = 0, n_jobs: int | None = -1
+) -> IntervalPredictor:
+    """The pruner's model: ``weightcast.predict.Predictor`` with a random forest that keeps
+    out-of-bag predictions (``oob_score=True``), whose residuals give the prediction interval.
+
+    >>> default_predictor(n_estimators=10).estimator.oob_score
+    True
+    """
+    from sklearn.ensemble import RandomForestRegressor
+
+    from weightcast.predict import Predictor
+
+    forest = RandomForestRegressor(
+        n_estimators=n_estimators,
+        max_features=1 / 3,
+        min_samples_leaf=3,
+        oob_score=True,
+        random_state=seed,
+        n_jobs=n_jobs,
+    )
+    return Predictor(estimator=forest)  # type: ignore[no-any-return]
+
+
+def _oob_residuals(model: Any, y: np.ndarray) -> np.ndarray | None:
+    """Out-of-bag residuals ``y - oob prediction`` of a fitted forest (None if it has none)."""
+    forest = getattr(model, "estimator_", model)
+    oob = getattr(forest, "oob_prediction_", None)
+    if oob is None:
+        return None
+    oob = np.asarray(oob, dtype=float).ravel()
+    ok = np.isfinite(oob)
+    if oob.shape != y.shape or ok.sum() < 2:
+        return None
+    return np.where(ok, y - np.where(ok, oob, 0.0), np.nan)
+
+
+class PruningPolicy:
+    """Pure pruning logic over :class:`TrialRecord` objects, with a cache of fitted models.
+
+    ``predictor_factory`` makes an unfitted predictor with ``fit``, ``predict`` and
+    ``predict_interval(X, coverage)`` (default: ``weightcast.predict.Predictor``).
+
+    >>> policy = PruningPolicy(PolicyConfig(steps=(10,), n_startup_trials=1))
+    >>> done = TrialRecord(0, "complete", 0.9, np.array([10]), np.array([0.8]), rungs={10: 0.8})
+    >>> bad = TrialRecord(1, "running", steps=np.array([10]), values=np.array([np.nan]))
+    >>> policy.decide(bad, [done]).reason
+    'diverged'
+    >>> slow = TrialRecord(2, "running", steps=np.array([10]), values=np.array([0.1]))
+    >>> policy.decide(slow, [done]).reason   # the rung rule: the best so far had 0.8 at step 10
+    'rung'
+    """
+
+    def __init__(
+        self,
+        config: PolicyConfig,
+        predictor_factory: Callable[[], IntervalPredictor] | None = None,
+    ) -> None:
+        self.config = config
+        self.predictor_factory = predictor_factory
+        self._fits: dict[tuple[int, int | None], _Fit] = {}
+        self._rows: dict[tuple[int, int], FeatureBlock | None] = {}
+        self._preds: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._version = 0
+        self.n_fits = 0
+        self.reasons: Counter[str] = Counter()
+        """How many prunes each rule made (``"diverged"``, ``"interval"``, ``"rung"``)."""
+
+    # -- public ---------------------------------------------------------------------------
+    def decide(
+        self, trial: TrialRecord, others: Sequence[TrialRecord], target_sign: float = 1.0
+    ) -> Decision:
+        """Decide whether ``trial`` stops now, given the other trials of the study.
+
+        ``others`` must not contain ``trial``. ``target_sign`` multiplies a fixed
+        ``config.target`` (pass -1 for a minimised objective, whose values the caller negated).
+        """
+        cfg = self.config
+        current = trial.last_step
+        if trial.is_diverged():
+            self.reasons["diverged"] += 1
+            return Decision(True, "diverged", current)
+        if current is None:
+            return Decision(False, "no-step")
+        due = [d for d in cfg.steps if d <= current]
+        if not due:
+            return Decision(False, "no-step")
+        d = due[-1]
+        rungs = self._rung_values(trial, due)
+        completed = [o for o in others if o.state == "complete"]
+        if len(completed) < cfg.n_startup_trials:
+            return Decision(False, "warmup", d, rungs=rungs)
+        if trial.explored:
+            return Decision(False, "explore", d, rungs=rungs)
+
+        decision = None
+        if len(completed) > 0:
+            decision = self._model_decision(trial, others, completed, d, target_sign)
+        if decision is None:
+            decision = self._rung_decision(trial, others, rungs)
+        decision = Decision(**{**decision.__dict__, "rungs": rungs})
+        if decision.prune and cfg.exploration > 0:
+            if explore_draw(cfg.seed, trial.number, d) < cfg.exploration:
+                return Decision(False, "explore", d, rungs=rungs, explore=True)
+        if decision.prune:
+            self.reasons[decision.reason] += 1
+        return decision
+
+    # -- rung rule ------------------------------------------------------------------------
+    def _rung_values(self, trial: TrialRecord, due: Sequence[int]) -> dict[int, float]:
+        """Rung values to record: the current value for each due rung not yet recorded."""
+        value = trial.last_value
+        if not trial.values.size or math.isnan(value):
+            return {}
+        return {d: value for d in due if d not in trial.rungs}
+
+    def _rung_decision(
+        self, trial: TrialRecord, others: Sequence[TrialRecord], rungs: dict[int, float]
+    ) -> Decision:
+        eta = self.config.reduction_factor
+        if eta is None or not rungs:
+            return Decision(False, "continue", max(rungs) if rungs else None)
+        for d, value in sorted(rungs.items()):
+            competing = [o.rungs[d] for o in others if d in o.rungs]
+            if not rung_promotable(value, competing, eta):
+                return Decision(True, "rung", d, label=value, horizon=d)
+        return Decision(False, "continue", max(rungs))
+
+    # -- model ----------------------------------------------------------------------------
+    def _row(self, trial: TrialRecord, d: int) -> FeatureBlock | None:
+        """The model input of ``trial`` at decision step ``d`` (None if it has none)."""
+        fs = self.config.features
+        stored = trial.features.get(d)
+        reached = (
+            stored is not None
+            or trial.state == "complete"
+            or (trial.steps.size > 0 and int(trial.steps[-1]) >= d)
+        )
+        if not reached:
+            return None
+        names: list[str] = []
+        parts: list[np.ndarray] = []
+        w_idx, l_idx = _split_columns(stored[0]) if stored is not None else ((), ())
+        if fs != "lc":
+            if stored is None or not w_idx:
+                return None
+            names.extend(stored[0][i] for i in w_idx)
+            parts.append(np.asarray(stored[1], dtype=float)[list(w_idx)])
+        if fs != "weights":
+            summary = val_summary(trial.steps, trial.values, d)
+            summary.update(dict.fromkeys(LOSS_COLUMNS, math.nan))
+            if stored is not None:
+                for i in l_idx:
+                    summary[stored[0][i]] = float(stored[1][i])
+            names.extend(summary)
+            parts.append(np.fromiter(summary.values(), dtype=float, count=len(summary)))
+        if fs == "all" and trial.hp:
+            names.extend(f"hp.{k}" for k in trial.hp)
+            parts.append(np.fromiter(trial.hp.values(), dtype=float, count=len(trial.hp)))
+        return tuple(names), np.concatenate(parts)
+
+    def _cached_row(self, trial: TrialRecord, d: int) -> FeatureBlock | None:
+        if trial.state == "running":
+            return self._row(trial, d)
+        key = (trial.number, d)
+        if key not in self._rows:
+            self._rows[key] = self._row(trial, d)
+        return self._rows[key]
+
+    def _training_set(self, others: Sequence[TrialRecord], d: int, h: int | None) -> _TrainingSet:
+        """Training rows at decision step ``d`` for the horizon ``h`` (None: the final value)."""
+        cfg = self.config
+        ts = _TrainingSet()
+        diverged: list[FeatureBlock] = []
+        for o in others:
+            if o.state not in ("complete", "pruned"):
+                continue
+            y = _value_at(o, h)
+            true = y is not None and math.isfinite(y)
+            if not true:
+                y = None
+                if o.state == "pruned" and cfg.pseudo_labels and o.label_horizon == h:
+                    y = o.label if math.isfinite(o.label) else None
+            if y is None and not o.is_diverged():
+                continue
+            row = self._cached_row(o, d)
+            if row is None:
+                continue
+            if y is None:
+                diverged.append(row)
+                continue
+            rep = 1
+            if o.explored and not cfg.pseudo_labels and cfg.exploration > 0:
+                rep = round(min(1.0 / cfg.exploration, _MAX_IMPORTANCE_WEIGHT))
+            ts.add(row, y, true, rep)
+            if o.state == "complete":
+                ts.completed.add(o.number)
+        if ts.ys and diverged:
+            floor = min(ts.ys)
+            for row in diverged:
+                ts.add(row, floor, False, 1)
+        return ts
+
+    def _fit(self, key: tuple[int, int | None], ts: _TrainingSet) -> _Fit:
+        old = self._fits.get(key)
+        completed = frozenset(ts.completed)
+        n = len(ts.rows)
+        if old is not None and old.completed == completed:
+            if n == old.n_rows or n < old.n_rows * (1 + self.config.refit_growth):
+                return old
+        columns: dict[str, None] = {}
+        for names, _ in ts.rows:
+            columns.update(dict.fromkeys(names))
+        cols = tuple(columns)
+        X = _matrix(ts.rows, cols)
+        y = np.asarray(ts.ys)
+        true = np.asarray(ts.true)
+        reps = np.asarray(ts.reps)
+        if (reps != 1).any():
+            idx = np.repeat(np.arange(n), reps)
+            X, y, true = X[idx], y[idx], true[idx]
+        model = self._new_predictor()
+        model.fit(pd.DataFrame(X, columns=list(cols)), y)
+        residuals = _oob_residuals(model, y)
+        if residuals is not None:
+            residuals = residuals[true & np.isfinite(residuals)]
+        self._version += 1
+        self.n_fits += 1
+        fit = _Fit(completed, n, cols, model, self._version, residuals)
+        self._fits[key] = fit
+        return fit
+
+    def _new_predictor(self) -> IntervalPredictor:
+        if self.predictor_factory is not None:
+            return self.predictor_factory()
+        return default_predictor(seed=self.config.seed)
+
+    def _predict(
+        self, fit: _Fit, trial: TrialRecord, row: FeatureBlock, d: int
+    ) -> tuple[float, float]:
+        """Predicted value and upper end of the interval, cached per model and trial."""
+        key = (d, fit.version, trial.number)
+        if key not in self._preds:
+            frame = pd.DataFrame(_matrix([row], fit.columns), columns=list(fit.columns))
+            mean = float(np.asarray(fit.model.predict(frame))[0])
+            coverage = self.config.coverage
+            if fit.residuals is not None and fit.residuals.size >= 2:
+                upper = mean + max(float(np.quantile(fit.residuals, (1 + coverage) / 2)), 0.0)
+            else:
+                _, his = fit.model.predict_interval(frame, coverage=coverage)
+                upper = float(np.asarray(his)[0])
+            self._preds[key] = (mean, upper)
+        return self._preds[key]
+
+    def _model_decision(
+        self,
+        trial: TrialRecord,
+        others: Sequence[TrialRecord],
+        completed: Sequence[TrialRecord],
+        d: int,
+        target_sign: float,
+    ) -> Decision | None:
+        """The interval rule at ``d`` for the furthest horizon with enough training rows."""
+        cfg = self.config
+        row = self._cached_row(trial, d)
+        if row is None:
+            return None
+        horizons: list[int | None] = [None, *(s for s in reversed(cfg.steps) if s > d)]
+        for h in horizons:
+            ts = self._training_set(others, d, h)
+            if sum(ts.true) < cfg.min_train:
+                continue
+            fit = self._fit((d, h), ts)
+            mean, upper = self._predict(fit, trial, row, d)
+            if h is None and cfg.target is not None:
+                target = cfg.target * target_sign
+            elif h is None:
+                target = kth_best((o.value for o in completed), cfg.top_k)
+            else:
+                at_h = (_value_at(o, h) for o in others)
+                target = kth_best((v for v in at_h if v is not None), cfg.top_k)
+            prune = upper < target
+            return Decision(
+                prune,
+                "interval" if prune else "continue",
+                d,
+                label=min(mean, upper),
+                mean=mean,
+                upper=upper,
+                target=target,
+                horizon=h,
+            )
+        return None
+
+
+@dataclass
+class _TrainingSet:
+    rows: list[FeatureBlock] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+    true: list[bool] = field(default_factory=list)
+    reps: list[int] = field(default_factory=list)
+    completed: set[int] = field(default_factory=set)
+
+    def add(self, row: FeatureBlock, y: float, true: bool, rep: int) -> None:
+        self.rows.append(row)
+        self.ys.append(float(y))
+        self.true.append(true)
+        self.reps.append(rep)
+
+
+@lru_cache(maxsize=32)
+def _split_columns(names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Indices of the weight columns and of the training-loss summary columns."""
+    weights = tuple(i for i, n in enumerate(names) if ".raw." in n or ".delta." in n)
+    losses = tuple(i for i, n in enumerate(names) if n in LOSS_COLUMNS)
+    return weights, losses
+
+
+def _value_at(o: TrialRecord, h: int | None) -> float | None:
+    """The value of ``o`` at horizon ``h``: its final value (None), else its last value at or
+    before ``h`` provided it got to ``h``; None if unknown."""
+    if h is None:
+        return o.value if o.state == "complete" else None
+    last = o.last_step
+    if not o.steps.size or last is None or (o.state != "complete" and last < h):
+        return None
+    i = int(np.searchsorted(o.steps, h, side="right")) - 1
+    return float(o.values[i]) if i >= 0 else None
+
+
+def _matrix(rows: Sequence[FeatureBlock], columns: tuple[str, ...]) -> np.ndarray:
+    """Stack feature blocks into a matrix with ``columns``; missing values become MISSING."""
+    X = np.full((len(rows), len(columns)), MISSING, dtype=float)
+    index: dict[str, int] | None = None
+    for i, (names, values) in enumerate(rows):
+        if names == columns:
+            X[i] = values
+            continue
+        if index is None:
+            index = {c: j for j, c in enumerate(columns)}
+        for name, v in zip(names, values, strict=True):
+            j = index.get(name)
+            if j is not None:
+                X[i, j] = v
+    X[~np.isfinite(X)] = MISSING
+    return X
