@@ -1,0 +1,245 @@
+"""WeightcastPruner: an Optuna pruner over :class:`weightcast.policy.PruningPolicy`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from weightcast._imports import require
+from weightcast.integrations._attrs import (
+    DIVERGED_KEY,
+    EXPLORE_KEY,
+    FEATURES_PREFIX,
+    PRUNED_KEY,
+    RUNG_PREFIX,
+    decode_features,
+    encode_params,
+    rung_key,
+    steps_of,
+)
+from weightcast.policy import (
+    DEFAULT_FRACTIONS,
+    Decision,
+    FeatureBlock,
+    PolicyConfig,
+    PruningPolicy,
+    TrialRecord,
+    decision_steps,
+)
+from weightcast.policy._policy import default_predictor
+
+optuna = require("optuna")
+
+if TYPE_CHECKING:
+    from optuna.study import Study
+    from optuna.trial import FrozenTrial
+
+    from weightcast.policy._policy import IntervalPredictor
+
+_STATES = {
+    "RUNNING": "running",
+    "COMPLETE": "complete",
+    "PRUNED": "pruned",
+    "FAIL": "failed",
+}
+
+
+class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-defined]
+    """Prune trials whose predicted final value cannot reach the top, from early weights.
+
+    At each decision step (``steps``, or ``fractions`` of the training length ``T``) the
+    pruner predicts a trial's final value from what :class:`TrialReporter` stored at that step
+    (weight features of W(t) and W(t) - W(t - tau), a training-loss summary) and from the
+    reported learning curve, and prunes the trial when the upper end of the ``coverage``
+    prediction interval is below the target: the ``top_k``-th best completed value, or
+    ``target``. Diverged trials (non-finite values, loss or weights) are pruned at once.
+    Before ``n_startup_trials`` have completed nothing else is pruned; until ``min_train``
+    finished trials have features at a step, a rung rule decides there (asynchronous
+    successive halving with ``reduction_factor`` on the reported values). Pruned trials stay
+    in the training data with a pseudo label, and ``exploration`` lets a seeded share of
+    would-be-pruned trials run to the end (see :mod:`weightcast.policy._policy`).
+
+    ``features``: ``"lc"`` (learning curve only), ``"weights"``, ``"weights+lc"`` or
+    ``"all"`` (weights, curve and hyperparameters). The model is refitted only when the set of
+    completed trials changed (``refit_growth`` > 0 refits less often still). All state lives in
+    the study's storage, so any number of workers and machines can share a study; each process
+    keeps its own cache of models.
+
+    >>> import optuna
+    >>> pruner = WeightcastPruner("lc", T=1000)
+    >>> pruner.decision_steps
+    (20, 50, 100, 200, 400)
+    >>> study = optuna.create_study(direction="maximize", pruner=pruner)
+    >>> WeightcastPruner(coverage=2.0, T=1000)
+    Traceback (most recent call last):
+    ...
+    ValueError: coverage must lie in (0, 1), got coverage=2.0
+    """
+
+    def __init__(
+        self,
+        features: str = "all",
+        *,
+        steps: Sequence[int] | None = None,
+        fractions: Sequence[float] = DEFAULT_FRACTIONS,
+        T: int | None = None,  # noqa: N803 - the paper's name for the training length
+        coverage: float = 0.8,
+        top_k: int = 3,
+        target: float | None = None,
+        n_startup_trials: int = 5,
+        min_train: int = 20,
+        reduction_factor: int | None = 3,
+        pseudo_labels: bool = True,
+        exploration: float = 0.0,
+        refit_growth: float = 0.1,
+        n_estimators: int = 400,
+        n_jobs: int | None = -1,
+        seed: int = 0,
+        predictor_factory: Callable[[], IntervalPredictor] | None = None,
+    ) -> None:
+        if steps is None:
+            if T is None:
+                raise ValueError(
+                    "give the decision steps (steps=[...]) or the training length T "
+                    f"(T=..., with fractions={tuple(fractions)!r}); got steps=None and T=None"
+                )
+            steps = decision_steps(T, fractions)
+        self.config = PolicyConfig(
+            steps=tuple(steps),
+            features=features,
+            coverage=coverage,
+            top_k=top_k,
+            target=target,
+            n_startup_trials=n_startup_trials,
+            min_train=min_train,
+            reduction_factor=reduction_factor,
+            pseudo_labels=pseudo_labels,
+            exploration=exploration,
+            refit_growth=refit_growth,
+            seed=seed,
+        )
+        if isinstance(n_estimators, bool) or not isinstance(n_estimators, int) or n_estimators < 1:
+            raise ValueError(f"n_estimators must be a positive integer, got {n_estimators=!r}")
+        self.n_estimators = n_estimators
+        self.n_jobs = n_jobs
+        self.predictor_factory = predictor_factory
+        self._policies: dict[str, PruningPolicy] = {}
+        self._records: dict[tuple[str, int], TrialRecord] = {}
+        self.last_decision: Decision | None = None
+
+    @property
+    def decision_steps(self) -> tuple[int, ...]:
+        """The training steps at which this pruner may stop a trial (the reporter's steps)."""
+        return self.config.steps
+
+    @property
+    def features(self) -> str:
+        """The feature set: ``"lc"``, ``"weights"``, ``"weights+lc"`` or ``"all"``."""
+        return self.config.features
+
+    def policy(self, study: Study) -> PruningPolicy:
+        """The policy (and its cache of models) this pruner keeps for ``study``."""
+        name = study.study_name
+        if name not in self._policies:
+            self._policies[name] = PruningPolicy(self.config, self._make_predictor)
+        return self._policies[name]
+
+    def _make_predictor(self) -> IntervalPredictor:
+        if self.predictor_factory is not None:
+            return self.predictor_factory()
+        return default_predictor(self.n_estimators, self.config.seed, self.n_jobs)
+
+    def prune(self, study: Study, trial: FrozenTrial) -> bool:
+        """Whether ``trial`` should stop now (called by ``trial.should_prune()``)."""
+        if len(study.directions) > 1:
+            raise NotImplementedError("WeightcastPruner supports single-objective studies only")
+        sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+        name = study.study_name
+        others = [
+            self._record(name, t, sign)
+            for t in study.get_trials(deepcopy=False)
+            if t.number != trial.number and t.state.name in _STATES
+        ]
+        me = self._record(name, trial, sign)
+        decision = self.policy(study).decide(me, others, sign)
+        storage = study._storage
+        for d, value in decision.rungs.items():
+            storage.set_trial_system_attr(trial._trial_id, rung_key(d), value)
+        if decision.explore:
+            storage.set_trial_system_attr(trial._trial_id, EXPLORE_KEY, decision.step)
+        if decision.prune:
+            label = decision.label if math.isfinite(decision.label) else None
+            storage.set_trial_system_attr(
+                trial._trial_id,
+                PRUNED_KEY,
+                {
+                    "step": decision.step,
+                    "reason": decision.reason,
+                    "label": label,
+                    "horizon": decision.horizon,
+                },
+            )
+        self.last_decision = decision
+        return decision.prune
+
+    def _record(self, study_name: str, trial: FrozenTrial, sign: float) -> TrialRecord:
+        state = _STATES[trial.state.name]
+        key = (study_name, trial.number)
+        if state in ("complete", "pruned", "failed"):
+            cached = self._records.get(key)
+            if cached is not None and cached.state == state:
+                return cached
+        record = _to_record(trial, state, sign, with_hp=self.config.features == "all")
+        if state != "running":
+            self._records[key] = record
+        return record
+
+
+def _to_record(trial: FrozenTrial, state: str, sign: float, with_hp: bool) -> TrialRecord:
+    """A FrozenTrial as the policy sees it (values multiplied by ``sign``)."""
+    items = sorted(trial.intermediate_values.items())
+    steps = np.fromiter((s for s, _ in items), dtype=np.int64, count=len(items))
+    values = np.fromiter((sign * float(v) for _, v in items), dtype=float, count=len(items))
+    features: dict[int, FeatureBlock] = {}
+    diverged: int | None = None
+    marked = trial.user_attrs.get(DIVERGED_KEY)
+    if isinstance(marked, int | float) and math.isfinite(marked):
+        diverged = int(marked)
+    for step, payload in steps_of(trial.user_attrs, FEATURES_PREFIX).items():
+        try:
+            block = decode_features(payload)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if block is None:
+            diverged = step if diverged is None else min(diverged, step)
+        else:
+            features[step] = block
+    system = trial.system_attrs
+    pruned: Any = system.get(PRUNED_KEY)
+    label = math.nan
+    horizon = None
+    if isinstance(pruned, dict) and isinstance(pruned.get("label"), int | float):
+        label = float(pruned["label"])
+        if isinstance(pruned.get("horizon"), int):
+            horizon = int(pruned["horizon"])
+    value = math.nan
+    if state == "complete" and trial.value is not None:
+        value = sign * float(trial.value)
+    rungs = {s: float(v) for s, v in steps_of(system, RUNG_PREFIX).items()}
+    return TrialRecord(
+        number=trial.number,
+        state=state,  # type: ignore[arg-type]
+        value=value,
+        steps=steps,
+        values=values,
+        features=features,
+        diverged_step=diverged,
+        hp=encode_params(trial.params, trial.distributions) if with_hp else {},
+        label=label,
+        label_horizon=horizon,
+        explored=EXPLORE_KEY in system,
+        rungs=rungs,
+    )
