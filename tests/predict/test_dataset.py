@@ -130,3 +130,14 @@ def test_assemble_reuses_blocks_of_one_corpus_object(tiny_corpus):
     a = assemble(c, 10, 5, "weights")
     b = assemble(c, 10, 5, "weights+lc")
     assert a.X.equals(b.X[a.X.columns])
+
+
+def test_learning_curve_block_equals_curve_features(tiny_corpus):
+    from weightcast.features import curve_features
+
+    c = Corpus(tiny_corpus)
+    ds = assemble(c, 10, 5, "lc", diverged="keep")
+    for rid in ds.run_ids:
+        curve = c.curve(rid)
+        expected = curve_features(curve["step"], curve["train_loss"], curve["val_acc"], t=10)
+        assert ds.X.loc[rid].to_dict() == expected

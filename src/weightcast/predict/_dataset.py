@@ -12,16 +12,13 @@ import numpy as np
 import pandas as pd
 
 from weightcast.corpus import Corpus
+from weightcast.features import DIVERGED_LOSS, hparam_features
 from weightcast.predict._sets import _BLOCKS, feature_columns, relative_update_features
 
 __all__ = ["Dataset", "FeatureStore", "assemble", "CorpusLike"]
 
 CorpusLike = Corpus | str | os.PathLike[str]
 Diverged = Literal["drop", "keep"]
-
-#: what a non-finite training loss becomes in the learning-curve features (spec: "a diverged
-#: loss is recorded as a large finite number, not dropped").
-DIVERGED_LOSS = 1e6
 
 
 @dataclass(frozen=True)
@@ -148,8 +145,9 @@ class FeatureStore:
     def lc(self, t: int) -> pd.DataFrame:
         """Learning-curve features up to ``t``: ``lc.train_loss@<step>``, ``lc.val_acc@<step>``.
 
-        A non-finite training loss becomes ``DIVERGED_LOSS``; runs with no curve point at or
-        before ``t`` are absent.
+        The same values as :func:`weightcast.features.curve_features` (a non-finite or larger
+        loss becomes ``DIVERGED_LOSS``), built for all runs at once; runs with no curve point
+        at or before ``t`` are absent.
         """
 
         def build() -> pd.DataFrame:
@@ -170,7 +168,8 @@ class FeatureStore:
             pos_r = loss.index.get_indexer(present.get_level_values(0))
             pos_c = loss.columns.get_indexer(present.get_level_values(1))
             recorded[pos_r, pos_c] = True
-            lv[recorded & ~np.isfinite(lv)] = DIVERGED_LOSS  # recorded but diverged
+            diverged = recorded & ~(np.isfinite(lv) & (lv <= DIVERGED_LOSS))
+            lv[diverged] = DIVERGED_LOSS
             out = pd.DataFrame(
                 np.concatenate([lv, acc.reindex(index=had_point).to_numpy(np.float64)], axis=1),
                 index=had_point,
@@ -188,7 +187,7 @@ class FeatureStore:
         def build() -> pd.DataFrame:
             hparams = self.corpus.hparams()
             rows = [
-                _hparam_features({str(k): v for k, v in row.dropna().items()})
+                hparam_features({str(k): v for k, v in row.dropna().items()})
                 for _, row in hparams.iterrows()
             ]
             table = pd.DataFrame(rows, index=hparams.index, dtype=np.float64)
@@ -341,17 +340,3 @@ def assemble(
     (8, 8)
     """
     return store_for(corpus).assemble(t, tau, feature_set, diverged=diverged)
-
-
-def _hparam_features(hparams: dict[str, Any]) -> dict[str, float]:
-    try:
-        from weightcast.features import hparam_features  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - until the features module provides it
-        out: dict[str, float] = {}
-        for k, v in hparams.items():
-            if isinstance(v, bool) or isinstance(v, str):
-                out[f"hp.{k}={v}"] = 1.0
-            else:
-                out[f"hp.{k}"] = float(v)
-        return out
-    return dict(hparam_features(hparams))
