@@ -1,6 +1,6 @@
 """The paper's hyperparameter searches: spaces, presets, datasets, the CNN, training, one run.
 
-Spaces, presets and datasets are plain numpy; the CNN needs
+Spaces, presets and datasets are plain numpy; the CNN, the trainer and :func:`run_trial` need
 the ``torch`` extra (imported on first use).
 
 >>> from weightcast.search import get_preset
@@ -31,13 +31,19 @@ from weightcast.search._spaces import (
     replace_values,
     sample,
 )
+from weightcast.search._trial import HPARAMS, TrialResult, run_trial
 
 if TYPE_CHECKING:
     from weightcast.search._model import build_cnn
+    from weightcast.search._train import TrainOutcome, accuracy, learning_rate, train
 
 # names whose modules import torch: loaded on first access (PEP 562)
 _LAZY = {
     "build_cnn": "weightcast.search._model",
+    "train": "weightcast.search._train",
+    "TrainOutcome": "weightcast.search._train",
+    "accuracy": "weightcast.search._train",
+    "learning_rate": "weightcast.search._train",
 }
 
 
@@ -50,6 +56,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "HPARAMS",
     "PRESETS",
     "TABLE1",
     "TABLE2",
@@ -57,14 +64,20 @@ __all__ = [
     "Hyperparameter",
     "Preset",
     "SearchSpace",
+    "TrainOutcome",
+    "TrialResult",
+    "accuracy",
     "block_size",
     "build_cnn",
     "get_preset",
+    "learning_rate",
     "load_data",
     "load_digits",
     "load_fashion_mnist",
     "load_idx_folder",
     "read_idx",
     "replace_values",
+    "run_trial",
     "sample",
+    "train",
 ]
