@@ -57,7 +57,8 @@ class CollectSummary:
 
     ``done``/``diverged``/``failed``: runs finished (and how many of them diverged) or failed by
     this call; ``already``: runs found finished at the start; ``elsewhere``: runs skipped because
-    another live process held them; ``corpus_runs``: runs in the corpus at the end; ``missing``:
+    another live process held them; ``worker_deaths``: worker processes that died (each logged,
+    and its run in flight counted as failed); ``corpus_runs``: runs in the corpus at the end; ``missing``:
     runs of ``range(n_runs)`` still not in it. Accuracy figures are over all runs in the corpus
     with a finite final accuracy.
     """
@@ -70,6 +71,7 @@ class CollectSummary:
     failures: dict[str, str] = field(default_factory=dict)
     elsewhere: int = 0
     interrupted: bool = False
+    worker_deaths: int = 0
     wall_time: float = 0.0
     corpus_runs: int = 0
     missing: int = 0
@@ -91,6 +93,7 @@ class CollectSummary:
             f"{'interrupted after' if self.interrupted else 'finished'} {self.done} runs in "
             f"{took} ({self.diverged} diverged, {self.failed} failed"
             + (f", {self.elsewhere} left to other processes" if self.elsewhere else "")
+            + (f", {self.worker_deaths} worker processes died" if self.worker_deaths else "")
             + f"); corpus {self.out}: {self.corpus_runs} runs, {self.missing} of the "
             f"{self.n_runs} still missing"
         ]
@@ -101,7 +104,7 @@ class CollectSummary:
             )
         for run_id, error in self.failures.items():
             lines.append(f"failed {run_id}: {error}")
-        if self.missing and (self.interrupted or self.failures):
+        if self.missing > self.elsewhere:
             lines.append(
                 "rerun the same command to resume: finished runs are kept and skipped, "
                 "failed and interrupted ones are redone"
@@ -424,7 +427,11 @@ def _run_pool(job: _Job, pending: list[int], n: int, bar: _Progress, own_pids: s
                 settled += handle(events.get(timeout=0.1))
         for p in procs:
             p.join(timeout=30)
-            if p.exitcode not in (0, None) and p.pid in in_flight:
+            if p.exitcode in (0, None):
+                continue
+            bar.summary.worker_deaths += 1
+            logger.warning("worker process %s died (exit code %s)", p.pid, p.exitcode)
+            if p.pid in in_flight:
                 error = f"its worker process died (exit code {p.exitcode})"
                 bar.event(("failed", -1, in_flight.pop(p.pid), error))
     except BaseException:
