@@ -261,12 +261,10 @@ class _Progress:
             post["failed"] = str(self.summary.failed)
         self.bar.set_postfix(post, refresh=True)
 
-    def event(self, ev: tuple[Any, ...]) -> bool:
-        """Count one finished event; True when it settles a run index."""
+    def event(self, ev: tuple[Any, ...]) -> None:
+        """Count the outcome of one run index (done, present, failed or elsewhere)."""
         kind, _, run_id = ev[:3]
         s = self.summary
-        if kind == "start":
-            return False
         if kind == "done":
             s.done += 1
             acc, status = ev[3], ev[4]
@@ -281,7 +279,6 @@ class _Progress:
         if self.bar is not None and kind in ("done", "present"):
             self.bar.update(1)
         self._postfix()
-        return True
 
     def close(self) -> None:
         if self.bar is not None:
@@ -409,7 +406,8 @@ def _run_pool(job: _Job, pending: list[int], n: int, bar: _Progress, own_pids: s
             return 0
         for pid in [pid for pid, run_id in in_flight.items() if run_id == ev[2]]:
             del in_flight[pid]
-        return int(bar.event(ev))
+        bar.event(ev)
+        return 1
 
     try:
         for p in procs:
