@@ -48,6 +48,7 @@ from weightcast.policy import (
     order_metrics,
     run_cost,
     summarize,
+    val_summary,
 )
 
 optuna = require("optuna")
@@ -353,7 +354,10 @@ def make_payloads(
 ) -> dict[tuple[int, int], dict[str, Any]]:
     """The features attribute of each run at each decision step, as the reporter stores it.
 
-    ``weights=False``: the training-loss summary only (what the reporter of an ``"lc"`` pruner
+    The weight features and the training-loss summary come from ``run.features``; the
+    validation summary from the run's curve on this replay's grid, points before the step only
+    (the live reporter stores the attribute after training step ``t``, before evaluating at
+    ``t``). ``weights=False``: no weight features (what the reporter of an ``"lc"`` pruner
     stores). A run diverged at or before a step gets the diverged mark there.
     """
     out: dict[tuple[int, int], dict[str, Any]] = {}
@@ -366,6 +370,10 @@ def make_payloads(
             if not weights:
                 keep = [j for j, n in enumerate(names) if n.startswith("lc.")]
                 names, values = tuple(names[j] for j in keep), values[keep]
+            before = run.steps < t
+            vsum = val_summary(run.steps[before], run.val_acc[before], t)
+            names = tuple(names) + tuple(vsum)
+            values = np.concatenate([values, np.fromiter(vsum.values(), dtype=float)])
             out[(i, t)] = encode_features((names, values))
     return out
 
@@ -429,7 +437,6 @@ def replay(
     rng = np.random.default_rng(seed)
     order_list = [rng.permutation(len(dense)).tolist() for _ in range(orders)]
     dists = _distributions(dense)
-    payloads = {w: make_payloads(dense, dec_steps, weights=w) for w in (False, True)}
     result: dict[str, Any] = {
         "corpus": str(getattr(corpus, "path", "")),
         "n_runs": len(dense),
@@ -448,6 +455,7 @@ def replay(
     try:
         for grid in grids:
             runs = dense if grid == "dense" else epoch_runs(dense, float(n_train), batch_size)  # type: ignore[arg-type]
+            payloads = {w: make_payloads(runs, dec_steps, weights=w) for w in (False, True)}
             entry: dict[str, Any] = {"policies": {}}
             if grid == "epoch":
                 entry["n_train"] = n_train
@@ -516,3 +524,64 @@ def choose(candidates: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def _fmt_setting(setting: Mapping[str, Any]) -> str:
     keys = ("min_resource", "n_warmup_steps", "features")
     return " ".join(f"{k}={setting[k]}" for k in keys if k in setting)
+
+
+def format_replay(result: Mapping[str, Any]) -> str:
+    """The replay result as the text table ``weightcast replay`` prints.
+
+    Regret is in accuracy points (0.5 = 0.005); "to reach" is the speed-up in compute until the
+    best kept run is within 0.5 points of the best run.
+    """
+    lines = [
+        f"replay of {result['corpus']}: {result['n_runs']} runs, T={result['T']}, best final "
+        f"{result['best']:.4f}; {result['orders']} orders (seed {result['seed']}); decision "
+        f"steps {' '.join(map(str, result['decision_steps']))}; weightcast forests of "
+        f"{result['n_estimators']} trees",
+    ]
+    header = (
+        f"{'policy':11s} {'setting':24s} {'compute':>17s} {'speed-up':>9s} "
+        f"{'regret (pts)':>13s} {'to reach':>9s} {'completed':>9s}"
+    )
+    for grid, entry in result["grids"].items():
+        title = (
+            "curve as recorded in the corpus"
+            if grid == "dense"
+            else (f"curve once per epoch (n_train={entry.get('n_train')})")
+        )
+        lines += ["", f"[{grid}] {title}", header]
+        tried = []
+        for policy, row in entry["policies"].items():
+            lines.append(
+                f"{policy:11s} {_fmt_setting(row['setting']):24s} "
+                f"{row['compute_mean']:>9.0f} ± {row['compute_std']:<5.0f} "
+                f"{row['speedup_mean']:>8.2f}x "
+                f"{100 * row['regret_mean']:>6.2f} ± {100 * row['regret_std']:<4.2f} "
+                f"{row['speedup_to_reach_mean']:>8.2f}x {row['n_completed_mean']:>9.1f}"
+            )
+            if row.get("candidates"):
+                cells = [
+                    f"{_fmt_setting(c['setting'])}: {c['speedup_mean']:.2f}x, "
+                    f"{100 * c['regret_mean']:.2f} pts"
+                    for c in row["candidates"]
+                ]
+                tried.append(f"  {policy} grid: " + "; ".join(cells))
+        if tried:
+            lines += ["grids tried (chosen: best speed-up with regret <= 0.5 pts):", *tried]
+    return "\n".join(lines)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with non-finite floats as None and tuples as lists, for strict JSON.
+
+    >>> jsonable({"a": float("inf"), "b": (1, 2.5)})
+    {'a': None, 'b': [1, 2.5]}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -15,7 +15,7 @@ from weightcast.integrations._attrs import (
     encode_features,
     features_key,
 )
-from weightcast.policy import loss_summary
+from weightcast.policy import loss_summary, val_summary
 from weightcast.policy._rules import check_steps
 
 optuna = require("optuna")
@@ -41,9 +41,10 @@ class TrialReporter:
     - ``on_train_step(model, step, loss)`` after optimizer step ``step`` (1-based; call it once
       with ``step=0`` and ``loss=nan`` before training, so that W(0) is known for the weight
       change at the first decision step). At each decision step it stores the weight features
-      of W(t) and of W(t) - W(t - tau) (``tau`` the largest of ``taus`` that is ``<= t``) and
-      the mean training loss over each quarter of ``(0, t]`` as one user attribute of the trial
-      (see :mod:`weightcast.integrations._attrs`), then asks the pruner;
+      of W(t) and of W(t) - W(t - tau) (``tau`` the largest of ``taus`` that is ``<= t``), the
+      mean training loss over each quarter of ``(0, t]`` and a summary of the validation scores
+      reported before ``t`` (:func:`weightcast.policy.curve_summary`) as one user attribute of the
+      trial (see :mod:`weightcast.integrations._attrs`), then asks the pruner;
     - ``on_eval(step, val_acc)``: ``trial.report(val_acc, step)``, then asks the pruner.
 
     When the pruner says stop, the hook raises ``optuna.TrialPruned`` (``prune=False``: never
@@ -101,6 +102,8 @@ class TrialReporter:
         self._last = self.steps[-1]
         self._loss_steps: list[int] = []
         self._losses: list[float] = []
+        self._val_steps: list[int] = []
+        self._vals: list[float] = []
         self._recorder: Any = None
         if self.weights:
             from weightcast.torch import FeatureRecorder
@@ -131,6 +134,9 @@ class TrialReporter:
 
     def on_eval(self, step: int, val_acc: float) -> None:
         """A validation score at ``step``: ``trial.report`` it, then ask the pruner."""
+        if int(step) <= self._last:
+            self._val_steps.append(int(step))
+            self._vals.append(float(val_acc))
         self.trial.report(float(val_acc), int(step))
         self._ask()
 
@@ -174,6 +180,10 @@ class TrialReporter:
                 tau = int(row["tau"])
                 feats.update(row.drop(["t", "tau"]).to_dict())
         feats.update(loss_summary(self._loss_steps, self._losses, t))
+        before = [i for i, s in enumerate(self._val_steps) if s < t]
+        feats.update(
+            val_summary([self._val_steps[i] for i in before], [self._vals[i] for i in before], t)
+        )
         return encode_features(feats, tau)
 
     def _ask(self) -> None:

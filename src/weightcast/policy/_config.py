@@ -26,7 +26,10 @@ class PolicyConfig:
     - ``min_train``: rows needed at a decision step before the model decides there; until then
       the rung rule does (the cold start);
     - ``reduction_factor``: the rung rule keeps the top ``1 / reduction_factor`` at each decision
-      step (ASHA); ``None`` turns the rung fallback off (no pruning until the model can decide);
+      step (ASHA): on the reported values until a model exists, on the model's predictions
+      afterwards (``model_rung``); ``None`` turns the rung rule off;
+    - ``model_rung``: once a model decides at a step, also rank its predictions (else only the
+      interval rule prunes there);
     - ``pseudo_labels``: pruned trials stay in the training data with a pseudo label;
     - ``exploration``: share of would-be-pruned trials that are let go on to the end (seeded);
     - ``refit_growth``: a model is refitted when its completed trials changed, or when its
@@ -50,6 +53,7 @@ class PolicyConfig:
     n_startup_trials: int = 5
     min_train: int = 20
     reduction_factor: int | None = 3
+    model_rung: bool = True
     pseudo_labels: bool = True
     exploration: float = 0.0
     refit_growth: float = 0.1

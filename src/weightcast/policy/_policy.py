@@ -36,6 +36,7 @@ trained on them sees mostly good runs) is handled in three ways:
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from weightcast.policy._config import PolicyConfig
-from weightcast.policy._curves import LOSS_COLUMNS, val_summary
+from weightcast.policy._curves import LC_COLUMNS
 from weightcast.policy._records import FeatureBlock, TrialRecord
 from weightcast.policy._rules import explore_draw, kth_best, rung_promotable
 
@@ -160,7 +161,7 @@ class PruningPolicy:
         self.predictor_factory = predictor_factory
         self._fits: dict[tuple[int, int | None], _Fit] = {}
         self._rows: dict[tuple[int, int], FeatureBlock | None] = {}
-        self._preds: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._preds: dict[tuple[int, int, int, int], tuple[float, float]] = {}
         self._version = 0
         self.n_fits = 0
         self.reasons: Counter[str] = Counter()
@@ -212,7 +213,8 @@ class PruningPolicy:
         value = trial.last_value
         if not trial.values.size or math.isnan(value):
             return {}
-        return {d: value for d in due if d not in trial.rungs}
+        reported = int(trial.steps[-1])
+        return {d: value for d in due if d <= reported and d not in trial.rungs}
 
     def _rung_decision(
         self, trial: TrialRecord, others: Sequence[TrialRecord], rungs: dict[int, float]
@@ -228,30 +230,29 @@ class PruningPolicy:
 
     # -- model ----------------------------------------------------------------------------
     def _row(self, trial: TrialRecord, d: int) -> FeatureBlock | None:
-        """The model input of ``trial`` at decision step ``d`` (None if it has none)."""
+        """The model input of ``trial`` at decision step ``d`` (None if it has none).
+
+        Everything comes from what the reporter stored at ``d`` (a snapshot as of that step:
+        weights, training-loss and validation summaries), plus the hyperparameters; so a
+        finished trial's row is exactly what the model saw when that trial was at ``d``.
+        """
         fs = self.config.features
         stored = trial.features.get(d)
-        reached = (
-            stored is not None
-            or trial.state == "complete"
-            or (trial.steps.size > 0 and int(trial.steps[-1]) >= d)
-        )
-        if not reached:
+        if stored is None:
             return None
+        w_idx, l_idx = _split_columns(stored[0])
         names: list[str] = []
         parts: list[np.ndarray] = []
-        w_idx, l_idx = _split_columns(stored[0]) if stored is not None else ((), ())
+        values = np.asarray(stored[1], dtype=float)
         if fs != "lc":
-            if stored is None or not w_idx:
+            if not w_idx:
                 return None
             names.extend(stored[0][i] for i in w_idx)
-            parts.append(np.asarray(stored[1], dtype=float)[list(w_idx)])
+            parts.append(values[list(w_idx)])
         if fs != "weights":
-            summary = val_summary(trial.steps, trial.values, d)
-            summary.update(dict.fromkeys(LOSS_COLUMNS, math.nan))
-            if stored is not None:
-                for i in l_idx:
-                    summary[stored[0][i]] = float(stored[1][i])
+            summary = dict.fromkeys(LC_COLUMNS, math.nan)
+            for i in l_idx:
+                summary[stored[0][i]] = float(values[i])
             names.extend(summary)
             parts.append(np.fromiter(summary.values(), dtype=float, count=len(summary)))
         if fs == "all" and trial.hp:
@@ -268,36 +269,40 @@ class PruningPolicy:
         return self._rows[key]
 
     def _training_set(self, others: Sequence[TrialRecord], d: int, h: int | None) -> _TrainingSet:
-        """Training rows at decision step ``d`` for the horizon ``h`` (None: the final value)."""
+        """Training rows at decision step ``d`` for the horizon ``h`` (None: the final value).
+
+        True labels: the value at ``h`` of the finished trials that got there. With pseudo
+        labels, a trial pruned before ``h`` gets the model's prediction if the model pruned it
+        for this horizon, else (the rung rule pruned it, or it diverged) the worst true label.
+        """
         cfg = self.config
         ts = _TrainingSet()
-        diverged: list[FeatureBlock] = []
+        floored: list[FeatureBlock] = []
         for o in others:
             if o.state not in ("complete", "pruned"):
                 continue
             y = _value_at(o, h)
             true = y is not None and math.isfinite(y)
-            if not true:
-                y = None
-                if o.state == "pruned" and cfg.pseudo_labels and o.label_horizon == h:
-                    y = o.label if math.isfinite(o.label) else None
-            if y is None and not o.is_diverged():
+            if not true and not (o.state == "pruned" and cfg.pseudo_labels):
                 continue
             row = self._cached_row(o, d)
             if row is None:
                 continue
-            if y is None:
-                diverged.append(row)
+            if not true:
+                if o.label_horizon == h and math.isfinite(o.label) and not o.is_diverged():
+                    ts.add(row, o.label, False, 1)
+                else:
+                    floored.append(row)
                 continue
             rep = 1
             if o.explored and not cfg.pseudo_labels and cfg.exploration > 0:
                 rep = round(min(1.0 / cfg.exploration, _MAX_IMPORTANCE_WEIGHT))
-            ts.add(row, y, true, rep)
+            ts.add(row, float(y), True, rep)  # type: ignore[arg-type]
             if o.state == "complete":
                 ts.completed.add(o.number)
-        if ts.ys and diverged:
-            floor = min(ts.ys)
-            for row in diverged:
+        if any(ts.true) and floored:
+            floor = min(y for y, t in zip(ts.ys, ts.true, strict=True) if t)
+            for row in floored:
                 ts.add(row, floor, False, 1)
         return ts
 
@@ -320,7 +325,10 @@ class PruningPolicy:
             idx = np.repeat(np.arange(n), reps)
             X, y, true = X[idx], y[idx], true[idx]
         model = self._new_predictor()
-        model.fit(pd.DataFrame(X, columns=list(cols)), y)
+        with warnings.catch_warnings():
+            # a small forest leaves some rows without out-of-bag predictions: handled below
+            warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
+            model.fit(pd.DataFrame(X, columns=list(cols)), y)
         residuals = _oob_residuals(model, y)
         if residuals is not None:
             residuals = residuals[true & np.isfinite(residuals)]
@@ -338,19 +346,41 @@ class PruningPolicy:
     def _predict(
         self, fit: _Fit, trial: TrialRecord, row: FeatureBlock, d: int
     ) -> tuple[float, float]:
-        """Predicted value and upper end of the interval, cached per model and trial."""
-        key = (d, fit.version, trial.number)
-        if key not in self._preds:
+        """Predicted value and upper end of the interval, cached per model, trial and input."""
+        key = (d, fit.version, trial.number, hash(row[1].tobytes()))
+        if key not in self._preds or math.isnan(self._preds[key][1]):
             frame = pd.DataFrame(_matrix([row], fit.columns), columns=list(fit.columns))
             mean = float(np.asarray(fit.model.predict(frame))[0])
-            coverage = self.config.coverage
-            if fit.residuals is not None and fit.residuals.size >= 2:
-                upper = mean + max(float(np.quantile(fit.residuals, (1 + coverage) / 2)), 0.0)
-            else:
-                _, his = fit.model.predict_interval(frame, coverage=coverage)
-                upper = float(np.asarray(his)[0])
-            self._preds[key] = (mean, upper)
+            self._preds[key] = (mean, self._upper(fit, frame, mean))
         return self._preds[key]
+
+    def _upper(self, fit: _Fit, frame: pd.DataFrame, mean: float) -> float:
+        coverage = self.config.coverage
+        if fit.residuals is not None and fit.residuals.size >= 2:
+            return mean + max(float(np.quantile(fit.residuals, (1 + coverage) / 2)), 0.0)
+        _, his = fit.model.predict_interval(frame, coverage=coverage)
+        return float(np.asarray(his)[0])
+
+    def _scores(self, fit: _Fit, others: Sequence[TrialRecord], d: int) -> list[float]:
+        """Predicted values of every other trial that reached ``d`` (the rank rule's field)."""
+        todo: list[tuple[tuple[int, int, int, int], FeatureBlock]] = []
+        keys = []
+        for o in others:
+            row = self._cached_row(o, d)
+            if row is None:
+                continue
+            key = (d, fit.version, o.number, hash(row[1].tobytes()))
+            keys.append(key)
+            if key not in self._preds:
+                todo.append((key, row))
+        if todo:
+            frame = pd.DataFrame(
+                _matrix([r for _, r in todo], fit.columns), columns=list(fit.columns)
+            )
+            means = np.asarray(fit.model.predict(frame), dtype=float)
+            for (key, _), mean in zip(todo, means, strict=True):
+                self._preds[key] = (float(mean), math.nan)
+        return [self._preds[k][0] for k in keys]
 
     def _model_decision(
         self,
@@ -379,10 +409,15 @@ class PruningPolicy:
             else:
                 at_h = (_value_at(o, h) for o in others)
                 target = kth_best((v for v in at_h if v is not None), cfg.top_k)
-            prune = upper < target
+            reason = "interval" if upper < target else "continue"
+            eta = cfg.reduction_factor
+            if reason == "continue" and cfg.model_rung and eta is not None:
+                if not rung_promotable(mean, self._scores(fit, others, d), eta):
+                    reason = "rank"
+            prune = reason != "continue"
             return Decision(
                 prune,
-                "interval" if prune else "continue",
+                reason,
                 d,
                 label=min(mean, upper),
                 mean=mean,
@@ -410,10 +445,10 @@ class _TrainingSet:
 
 @lru_cache(maxsize=32)
 def _split_columns(names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Indices of the weight columns and of the training-loss summary columns."""
+    """Indices of the weight columns and of the learning-curve summary columns."""
     weights = tuple(i for i, n in enumerate(names) if ".raw." in n or ".delta." in n)
-    losses = tuple(i for i, n in enumerate(names) if n in LOSS_COLUMNS)
-    return weights, losses
+    curve = tuple(i for i, n in enumerate(names) if n in LC_COLUMNS)
+    return weights, curve
 
 
 def _value_at(o: TrialRecord, h: int | None) -> float | None:
