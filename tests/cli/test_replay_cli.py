@@ -1,0 +1,80 @@
+"""``weightcast replay`` through click's test runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from weightcast.cli import main
+from weightcast.corpus.testing import make_synthetic_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_synthetic_corpus(tmp_path_factory.mktemp("cli") / "c", n_runs=12, seed=0)
+
+
+def test_replay_json(corpus: Path) -> None:
+    args = ["replay", str(corpus), "--orders", "2", "--policies", "sha,wc-lc", "--grids", "dense"]
+    res = CliRunner().invoke(main, [*args, "--json", "--quiet", "--trees", "10"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    policies = out["grids"]["dense"]["policies"]
+    assert list(policies) == ["none", "sha", "wc-lc"]
+    assert policies["none"]["speedup_mean"] == 1.0
+    assert out["orders"] == 2 and out["n_estimators"] == 10
+    assert [c["setting"]["min_resource"] for c in policies["sha"]["candidates"]] == [
+        2,
+        4,
+        10,
+        20,
+        40,
+    ]
+    for row in policies.values():
+        assert {"compute_mean", "compute_std", "regret_mean", "speedup_to_reach_mean"} <= set(row)
+
+
+def test_replay_table(corpus: Path) -> None:
+    res = CliRunner().invoke(
+        main,
+        [
+            "replay",
+            str(corpus),
+            "--orders",
+            "1",
+            "--policies",
+            "median",
+            "--grids",
+            "epoch",
+            "--n-train",
+            "1000",
+            "--quiet",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "once per epoch (n_train=1000.0)" in res.output
+    assert "median grid:" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--policies", "asha"], "unknown ['asha']"),
+        (["--grids", "hourly"], "unknown ['hourly']"),
+        (["--grids", "epoch"], "n_train"),
+        (["--orders", "0"], "--orders"),
+    ],
+)
+def test_replay_errors(corpus: Path, args: list[str], needle: str) -> None:
+    res = CliRunner().invoke(main, ["replay", str(corpus), "--quiet", *args])
+    assert res.exit_code != 0
+    assert needle in res.output
+
+
+def test_replay_missing_corpus(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["replay", str(tmp_path / "nope"), "--quiet"])
+    assert res.exit_code == 1
+    assert "Error" in res.output

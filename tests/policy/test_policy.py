@@ -1,0 +1,195 @@
+"""PruningPolicy on hand-made trial records, with a stub predictor whose answers are known."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from weightcast.policy import PolicyConfig, PruningPolicy, TrialRecord
+
+
+class StubPredictor:
+    """Predicts 'lc.val_acc.last' * 2 (the synthetic curves below reach half their final value
+    at step 10), interval +-0.05; remembers what it was fitted on."""
+
+    fitted: list[tuple[pd.DataFrame, np.ndarray]] = []
+
+    def fit(self, X: pd.DataFrame, y: Any) -> StubPredictor:
+        StubPredictor.fitted.append((X, np.asarray(y)))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return 2 * X["lc.val_acc.last"].to_numpy()
+
+    def predict_interval(self, X: pd.DataFrame, coverage: float = 0.8) -> tuple[Any, Any]:
+        p = self.predict(X)
+        return p - 0.05, p + 0.05
+
+
+def rec(number: int, state: str, final: float = math.nan, **kw: Any) -> TrialRecord:
+    """A trial whose curve is final/2 at step 10 and final at step 100 (up to its last step)."""
+    last = kw.pop("last", 100)
+    steps = np.array([s for s in (10, 100) if s <= last])
+    values = kw.pop("values", None)
+    if values is None:
+        values = np.array([final / 2, final][: steps.size])
+    # what the reporter stored at step 10: the curve summary (here: the value at step 10)
+    kw.setdefault("features", {10: (("lc.val_acc.last",), np.array([values[0]]))})
+    return TrialRecord(
+        number,
+        state,  # type: ignore[arg-type]
+        final if state == "complete" else math.nan,
+        steps,
+        np.asarray(values, dtype=float),
+        **kw,
+    )
+
+
+def policy(**kw: Any) -> PruningPolicy:
+    StubPredictor.fitted = []
+    cfg = {
+        "steps": (10,),
+        "features": "lc",
+        "n_startup_trials": 2,
+        "min_train": 3,
+        "model_rung": False,
+        **kw,
+    }
+    return PruningPolicy(PolicyConfig(**cfg), StubPredictor)
+
+
+def test_diverged_trials_are_pruned_at_once_even_in_warmup() -> None:
+    p = policy(n_startup_trials=10)
+    nan_value = rec(0, "running", values=[math.nan], last=10)
+    marked = TrialRecord(1, "running", diverged_step=3)
+    assert p.decide(nan_value, []).reason == "diverged"
+    assert p.decide(marked, []).prune
+    assert p.reasons["diverged"] == 2
+
+
+def test_warmup_never_prunes_but_records_rungs() -> None:
+    p = policy(n_startup_trials=2)
+    done = [rec(0, "complete", 0.9, rungs={10: 0.45})]
+    hopeless = rec(5, "running", values=[0.0], last=10)
+    d = p.decide(hopeless, done)
+    assert (d.prune, d.reason, d.rungs) == (False, "warmup", {10: 0.0})
+
+
+def test_rung_rule_decides_until_the_model_has_enough_rows() -> None:
+    p = policy(min_train=5)
+    done = [rec(i, "complete", f, rungs={10: f / 2}) for i, f in enumerate((0.9, 0.8))]
+    low = rec(5, "running", values=[0.1], last=10)
+    high = rec(6, "running", values=[0.5], last=10)
+    assert p.decide(low, done).reason == "rung"
+    assert p.decide(high, done).prune is False
+    assert p.n_fits == 0
+
+
+def test_interval_rule_on_the_final_value() -> None:
+    p = policy(min_train=3, top_k=2)
+    done = [rec(i, "complete", f) for i, f in enumerate((0.9, 0.8, 0.3))]
+    # predicted 2 * 0.37 = 0.74, upper 0.79 < 2nd best 0.8: pruned
+    d = p.decide(rec(5, "running", values=[0.37], last=10), done)
+    assert (d.prune, d.reason, d.horizon) == (True, "interval", None)
+    assert d.mean == pytest.approx(0.74) and d.upper == pytest.approx(0.79)
+    assert d.target == 0.8 and d.label == pytest.approx(0.74)
+    # upper 0.83 >= 0.8: goes on
+    assert not p.decide(rec(6, "running", values=[0.39], last=10), done).prune
+    assert p.n_fits == 1  # the second decision reused the model
+
+
+def test_rank_rule_on_the_models_predictions() -> None:
+    p = policy(min_train=3, top_k=3, model_rung=True)
+    done = [rec(i, "complete", f) for i, f in enumerate((0.9, 0.8, 0.3))]
+    # predicted 0.78, upper 0.83 >= 3rd best 0.3; but 3rd of the four predictions 0.9, 0.8, 0.3
+    # and 0.78: not in the top third -> pruned by rank
+    d = p.decide(rec(6, "running", values=[0.39], last=10), done)
+    assert (d.prune, d.reason) == (True, "rank")
+    assert not p.decide(rec(7, "running", values=[0.5], last=10), done).prune  # predicted 1.0
+
+
+def test_fixed_target_and_minimised_objectives() -> None:
+    p = policy(min_train=3, target=0.5)
+    done = [rec(i, "complete", f) for i, f in enumerate((0.9, 0.8, 0.3))]
+    assert p.decide(rec(5, "running", values=[0.2], last=10), done).prune  # upper 0.45 < 0.5
+    assert not p.decide(rec(6, "running", values=[0.24], last=10), done).prune  # 0.53
+    # target_sign -1: the values of a minimised objective arrive negated, and so does the target
+    assert (
+        not policy(min_train=3, target=0.5)
+        .decide(rec(7, "running", values=[-0.2], last=10), done, target_sign=-1.0)
+        .prune
+    )  # predicted 0.4, upper 0.35 (in the objective's terms) < 0.5: goes on
+    assert (
+        policy(min_train=3, target=0.5)
+        .decide(rec(8, "running", values=[-0.3], last=10), done, target_sign=-1.0)
+        .prune
+    )  # predicted 0.6, at best 0.55 > 0.5
+
+
+def test_partial_runs_give_a_horizon_before_enough_trials_complete() -> None:
+    p = policy(steps=(10, 100), min_train=3, top_k=1, n_startup_trials=1)
+    # one completed trial, three pruned ones that reached step 100: horizon 100, not final
+    others = [rec(0, "complete", 0.9)]
+    others += [rec(i, "pruned", f, last=100) for i, f in ((1, 0.6), (2, 0.5), (3, 0.4))]
+    d = p.decide(rec(5, "running", values=[0.3], last=10), others)
+    assert d.horizon == 100
+    X, y = StubPredictor.fitted[-1]
+    assert sorted(y.tolist()) == [0.4, 0.5, 0.6, 0.9]
+    assert d.target == 0.9  # best value at step 100
+    assert d.prune and d.upper == pytest.approx(0.65)
+
+
+def test_pseudo_labels_keep_pruned_trials_in_the_training_data() -> None:
+    others = [rec(i, "complete", f) for i, f in enumerate((0.9, 0.8, 0.7))]
+    pruned = rec(3, "pruned", last=10, values=[0.1], label=0.25, label_horizon=None)
+    on = policy(min_train=3)
+    on.decide(rec(5, "running", values=[0.4], last=10), [*others, pruned])
+    assert sorted(StubPredictor.fitted[-1][1].tolist()) == [0.25, 0.7, 0.8, 0.9]
+    off = policy(min_train=3, pseudo_labels=False)
+    off.decide(rec(5, "running", values=[0.4], last=10), [*others, pruned])
+    assert sorted(StubPredictor.fitted[-1][1].tolist()) == [0.7, 0.8, 0.9]
+
+
+def test_diverged_rows_get_the_worst_label() -> None:
+    others = [rec(i, "complete", f) for i, f in enumerate((0.9, 0.8, 0.7))]
+    diverged = rec(3, "pruned", last=10, values=[0.2], diverged_step=50)
+    p = policy(min_train=3)
+    p.decide(rec(5, "running", values=[0.4], last=10), [*others, diverged])
+    assert sorted(StubPredictor.fitted[-1][1].tolist()) == [0.7, 0.7, 0.8, 0.9]
+
+
+def test_refit_only_when_the_training_trials_change() -> None:
+    p = policy(min_train=3, refit_growth=0.0)
+    others = [rec(i, "complete", f) for i, f in enumerate((0.9, 0.8, 0.7))]
+    for n in range(5, 9):
+        p.decide(rec(n, "running", values=[0.1], last=10), others)
+    assert p.n_fits == 1
+    others.append(rec(3, "complete", 0.95))
+    p.decide(rec(9, "running", values=[0.1], last=10), others)
+    assert p.n_fits == 2
+
+
+def test_exploration_lets_a_seeded_share_go_on() -> None:
+    others = [rec(i, "complete", f) for i, f in enumerate((0.9, 0.8, 0.7))]
+    decisions = [
+        policy(min_train=3, exploration=0.3, seed=1).decide(
+            rec(n, "running", values=[0.0], last=10), others
+        )
+        for n in range(200)
+    ]
+    explored = [d.explore for d in decisions]
+    assert 30 < sum(explored) < 90
+    assert all(d.prune != d.explore for d in decisions)
+    again = [
+        policy(min_train=3, exploration=0.3, seed=1)
+        .decide(rec(n, "running", values=[0.0], last=10), others)
+        .explore
+        for n in range(200)
+    ]
+    assert explored == again
+    explored_trial = rec(7, "running", values=[0.0], last=10, explored=True)
+    assert policy(min_train=3).decide(explored_trial, others).reason == "explore"
