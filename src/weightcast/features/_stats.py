@@ -10,7 +10,7 @@ statistic ``max_x |F_a(x) - F_b(x)|`` is found by branch and bound on a grid of 
 buckets: the empirical CDFs are known exactly at the bucket edges (a lower bound),
 and inside a bucket the walk ``m * (F_a - F_b)`` cannot leave the range that the two
 rows' counts in that bucket allow (an upper bound). Only the buckets whose upper
-bound beats the pair's lower bound are refined, first on a 16 times finer grid and
+bound beats the pair's lower bound are refined, first on an 8 times finer grid and
 then by merging the two rows' values inside the bucket, tie groups processed
 together, exactly as ``scipy.stats.ks_2samp`` counts them.
 """
@@ -63,8 +63,9 @@ _STATS_BLOCK = 1 << 16
 # Work sizes (numbers of array elements) that bound the memory of the KS search.
 _KS_PAIR_CHUNK = 1 << 18
 _KS_MERGE_CHUNK = 1 << 21
-# The KS fine grid is 16 = 2**_KS_LEVEL_BITS times finer than the coarse grid.
-_KS_LEVEL_BITS = 4
+# KS grids: a fine bucket holds about 2**_KS_FINE_OFFSET values of each row, a coarse
+# bucket 2**_KS_LEVEL_BITS fine buckets (tuned on the benchmark's layers).
+_KS_LEVEL_BITS = 3
 _KS_FINE_OFFSET = 0
 
 Float = NDArray[np.float64]
@@ -325,8 +326,8 @@ class _KsGrid:
         n, m = R.shape
         self.m = m
         self.dtype = np.int16 if m < np.iinfo(np.int16).max else np.int32
-        # Fine buckets of 2**fs ranks hold about one value per row; a coarse bucket
-        # holds `factor` fine ones.
+        # Fine buckets of 2**fs ranks hold about 2**_KS_FINE_OFFSET values of a row; a
+        # coarse bucket holds `factor` fine ones.
         self.fine_shift = fs = max(0, int(n - 1).bit_length() + _KS_FINE_OFFSET)
         self.factor = f = 1 << _KS_LEVEL_BITS
         n_coarse = ((n_values - 1) >> (fs + _KS_LEVEL_BITS)) + 1
@@ -366,17 +367,23 @@ class _KsGrid:
         Ca, Cb = self.coarse[a], self.coarse[b]
         lower = np.abs(Ca - Cb).max(axis=1)
         hit = np.flatnonzero(_upper(Ca, Cb) > lower[:, None])
-        if hit.size:  # refine the candidate coarse buckets on the fine grid
-            p, J = np.divmod(hit, Ca.shape[1] - 1)
-            Ca, Cb = self.windows[a[p], J], self.windows[b[p], J]
-            _segment_max_into(lower, p, np.abs(Ca[:, 1:-1] - Cb[:, 1:-1]).max(axis=1))
-            hit = np.flatnonzero(_upper(Ca, Cb) > lower[p][:, None])
-            k = hit >> _KS_LEVEL_BITS
-            p, j = p[k], J[k] * self.factor + (hit & (self.factor - 1))
-            for s0, s1 in self._merge_batches(a[p], b[p], j):
-                cut = slice(s0, s1)
-                _segment_max_into(lower, p[cut], self._merge(a[p[cut]], b[p[cut]], j[cut]))
+        p, J = np.divmod(hit, Ca.shape[1] - 1)
+        self._refine(a, b, lower, p, J)
         return lower.astype(np.int64)
+
+    def _refine(self, a: Int, b: Int, lower: NDArray[np.integer], p: Int, J: Int) -> None:
+        """Raise lower[p] to the max of |walk| of pair p inside coarse bucket J (p sorted):
+        first on the fine grid, then by merging the fine buckets that may still beat it."""
+        if p.size == 0:
+            return
+        Ca, Cb = self.windows[a[p], J], self.windows[b[p], J]
+        _segment_max_into(lower, p, np.abs(Ca[:, 1:-1] - Cb[:, 1:-1]).max(axis=1))
+        hit = np.flatnonzero(_upper(Ca, Cb) > lower[p][:, None])
+        k = hit >> _KS_LEVEL_BITS
+        p, j = p[k], J[k] * self.factor + (hit & (self.factor - 1))
+        for s0, s1 in self._merge_batches(a[p], b[p], j):
+            cut = slice(s0, s1)
+            _segment_max_into(lower, p[cut], self._merge(a[p[cut]], b[p[cut]], j[cut]))
 
     def _runs(self, rows: Int, j: Int) -> tuple[Int, Int]:
         """Index of the first run entry of row ``rows`` in fine bucket ``j``, and their number."""

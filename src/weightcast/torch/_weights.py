@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,10 +86,12 @@ def load_state_dict_weights(path: str | os.PathLike[str]) -> dict[str, NDArray[n
         raise
     except Exception as exc:  # torch.load raises many types: pickle, zip, runtime errors
         message = str(exc).strip()
-        if "weights only load failed" in message.lower():
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", message)
+        if found:
             reason = (
-                "it holds Python objects besides tensors (e.g. a whole model saved with "
-                "torch.save(model, path)), which a safe weights-only load refuses"
+                f"it holds Python objects besides tensors ({found.group(1)}; e.g. a whole "
+                "model saved with torch.save(model, path)), which a safe weights-only load "
+                "refuses"
             )
         else:
             first = message.splitlines()[0] if message else ""
