@@ -420,12 +420,7 @@ def replay(
     if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
         raise ValueError(f"orders must be a positive integer, got orders={orders!r}")
     if "epoch" in grids and n_train is None:
-        n_train = corpus.meta.get("n_train")
-        if n_train is None:
-            raise ValueError(
-                "the epoch grid needs the number of training examples: the corpus meta has no "
-                "n_train; give n_train=... (e.g. 1297 for the digits preset)"
-            )
+        n_train = corpus_n_train(corpus)
     if "none" not in policies:
         policies = ("none", *policies)
     say = progress or (lambda _msg: None)
@@ -505,6 +500,27 @@ def replay(
     finally:
         optuna.logging.set_verbosity(verbosity)
     return result
+
+
+def corpus_n_train(corpus: Corpus) -> float:
+    """Training examples of the corpus's runs: its meta ``n_train``, else its preset's data.
+
+    Raises ValueError when neither tells (give ``n_train=`` to :func:`replay` then).
+    """
+    n_train = corpus.meta.get("n_train")
+    if n_train is not None:
+        return float(n_train)
+    preset = corpus.meta.get("preset")
+    try:
+        from weightcast.search import get_preset
+
+        return float(len(get_preset(str(preset)).load_data().y_train))
+    except Exception as exc:  # unknown preset, data not available offline, no torch ...
+        raise ValueError(
+            "the epoch grid needs the number of training examples: the corpus meta has no "
+            f"n_train and the data of preset {preset!r} could not be loaded ({exc}); give "
+            "n_train=... (--n-train; 1297 for the digits preset)"
+        ) from exc
 
 
 def choose(candidates: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

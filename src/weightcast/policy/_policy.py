@@ -123,6 +123,13 @@ def default_predictor(
     return Predictor(estimator=forest)  # type: ignore[no-any-return]
 
 
+def _predict_in_one_thread(model: Any) -> None:
+    """Predicting a row or a few in parallel costs more than it saves (thread pool start-up)."""
+    forest = getattr(model, "estimator_", model)
+    if hasattr(forest, "n_jobs") and hasattr(forest, "estimators_"):
+        forest.n_jobs = 1
+
+
 def _oob_residuals(model: Any, y: np.ndarray) -> np.ndarray | None:
     """Out-of-bag residuals ``y - oob prediction`` of a fitted forest (None if it has none)."""
     forest = getattr(model, "estimator_", model)
@@ -329,6 +336,7 @@ class PruningPolicy:
             # a small forest leaves some rows without out-of-bag predictions: handled below
             warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
             model.fit(pd.DataFrame(X, columns=list(cols)), y)
+        _predict_in_one_thread(model)
         residuals = _oob_residuals(model, y)
         if residuals is not None:
             residuals = residuals[true & np.isfinite(residuals)]
