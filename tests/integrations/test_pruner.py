@@ -182,3 +182,50 @@ def test_two_workers_on_one_journal_lose_no_trial_and_no_features(tmp_path: Path
             if step <= reached:
                 assert decode_features(t.user_attrs[features_key(step)]) is not None
     assert not math.isnan(study.best_value)
+
+
+def test_reporter_weight_features_match_the_feature_recorder() -> None:
+    from tests.integrations._objective import layers
+    from weightcast.torch import FeatureRecorder
+
+    study = optuna.create_study(direction="maximize", pruner=make_pruner(features="all"))
+    reporter = TrialReporter(study.ask(), taus=(5,))
+    recorder = FeatureRecorder(steps=[5, 10, 20], taus=[5], eval_every=5, weights=lambda m: m)
+    for step in range(0, 21):
+        w = layers(0.5, step)
+        reporter.on_train_step(w, step, math.nan if step == 0 else 1.0)
+        recorder.on_train_step(w, step, 1.0)
+    attrs = study.trials[0].user_attrs
+    for t in (5, 10, 20):
+        names, values = decode_features(attrs[features_key(t)])
+        got = dict(zip(names, values, strict=True))
+        raw = recorder.raw.set_index("t").loc[t]
+        delta = recorder.delta.set_index(["t", "tau"]).loc[(t, 5)]
+        want = {**raw.to_dict(), **delta.to_dict()}
+        assert len(want) > 700 and set(want) < set(got)
+        np.testing.assert_allclose(
+            [got[k] for k in want], list(want.values()), rtol=1e-5, atol=1e-6
+        )
+        assert attrs[features_key(t)]["tau"] == 5
+
+
+def test_minimised_objective_and_plain_reports_without_the_reporter() -> None:
+    """Without the reporter the pruner has no features: it falls back to the rung rule (ASHA at
+    the decision steps) on the reported values; minimisation flips every comparison."""
+
+    def loss_objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        for step in range(5, T + 1, 5):
+            trial.report(1.0 - x * step / T, step)  # a loss: lower is better
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return 1.0 - x
+
+    study = optuna.create_study(direction="minimize", pruner=make_pruner(n_startup_trials=2))
+    for x in (0.9, 0.8, 0.1, 0.95, 0.05, 0.85):
+        study.enqueue_trial({"x": x})
+    study.optimize(loss_objective, n_trials=6)
+    assert states(study) == ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE", "PRUNED", "PRUNED"]
+    assert study.best_params == {"x": 0.95}
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert {t.system_attrs["weightcast:pruned"]["reason"] for t in pruned} == {"rung"}
