@@ -138,6 +138,14 @@ def test_summarize_matches_numpy():
     np.testing.assert_array_equal(summarize(np.full((3, 1), 0.1))[:, 0], [0.1, 0.1, 0.0, 0.1, 0.1])
 
 
+def _some_ties(rng: np.random.Generator) -> np.ndarray:
+    """Ties within and across rows, but too few to run-length encode the rows."""
+    X = rng.normal(size=(10, 200))
+    X[:, ::7] = X[:, 1::7][:, : X[:, ::7].shape[1]]
+    X[1::2, :20] = X[0, :20]
+    return X
+
+
 def _ks_ref(X: np.ndarray) -> np.ndarray:
     n = len(X)
     with warnings.catch_warnings(), np.errstate(all="ignore"):  # scipy's p-value, unused
@@ -163,6 +171,7 @@ def _ks_ref(X: np.ndarray) -> np.ndarray:
         lambda rng: rng.normal(size=(6, 1)),  # one value per row
         lambda rng: np.full((4, 9), 0.5),  # constant
         lambda rng: rng.normal(size=(3, 5000)) + np.array([[0.0], [1e-3], [0.0]]),
+        lambda rng: _some_ties(rng),
     ],
 )
 def test_ks_distances_equal_ks_2samp(make):

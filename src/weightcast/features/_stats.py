@@ -342,21 +342,25 @@ class _KsGrid:
         self.coarse = np.ascontiguousarray(C[:, ::f])
         st = C.strides
         self.windows = as_strided(C, shape=(n, n_coarse, f + 1), strides=(st[0], f * st[1], st[1]))
-        # Run-length encoding of the rows (one entry per distinct rank of a row, with
-        # its count), so that tied values cost one entry in the merge. RC is C counted
-        # in entries, offset to index the flat entry arrays; without ties it is C.
+        # Heavily tied rows are run-length encoded (one entry per distinct rank of a row,
+        # with its count) so that tied values cost one entry in the merge; RC is C
+        # counted in entries, offset to index the flat entry arrays. With few ties
+        # every value is its own entry (equal ranks are grouped in the merge anyway).
         self.run_rank: NDArray[np.integer] = R.ravel()
-        flat = self.run_rank
         self.run_count: NDArray[np.int64] | None = None
         self.RC: NDArray[np.int64] | None = None
         new = np.empty(R.shape, dtype=bool)
         new[:, 0] = True
         np.not_equal(R[:, 1:], R[:, :-1], out=new[:, 1:])
-        if not new.all():
+        runs_per_row = new.sum(axis=1)
+        if runs_per_row.sum() < R.size // 2:
             starts = np.flatnonzero(new)
-            self.run_rank = flat[starts]
-            self.run_count = np.diff(starts, append=R.size)
-            keys = (self.run_rank >> fs) + (starts // m) * (width - 1)
+            self.run_rank = self.run_rank[starts]
+            ends = np.empty_like(starts)
+            ends[:-1], ends[-1] = starts[1:], R.size
+            self.run_count = _lengths(ends)
+            run_row = np.repeat(np.arange(n, dtype=np.int64), runs_per_row)
+            keys = (self.run_rank >> fs) + run_row * (width - 1)
             self.RC = RC = np.zeros((n, width), dtype=np.int64)
             RC[:, 1:] = _sorted_counts(keys, n * (width - 1)).reshape(n, width - 1)
             np.cumsum(RC.ravel(), out=RC.ravel())
@@ -365,9 +369,9 @@ class _KsGrid:
     def pair_counts(self, a: Int, b: Int) -> Int:
         """Exact ``m * KS`` of the pairs ``(a[k], b[k])``."""
         Ca, Cb = self.coarse[a], self.coarse[b]
-        lower = np.abs(Ca - Cb).max(axis=1)
-        hit = np.flatnonzero(_upper(Ca, Cb) > lower[:, None])
-        p, J = np.divmod(hit, Ca.shape[1] - 1)
+        gap, up = _bounds(Ca, Cb)
+        lower = _row_max(gap)
+        p, J = np.divmod(np.flatnonzero(up > lower[:, None]), Ca.shape[1])
         self._refine(a, b, lower, p, J)
         return lower.astype(np.int64)
 
@@ -376,11 +380,10 @@ class _KsGrid:
         first on the fine grid, then by merging the fine buckets that may still beat it."""
         if p.size == 0:
             return
-        Ca, Cb = self.windows[a[p], J], self.windows[b[p], J]
-        _segment_max_into(lower, p, np.abs(Ca[:, 1:-1] - Cb[:, 1:-1]).max(axis=1))
-        hit = np.flatnonzero(_upper(Ca, Cb) > lower[p][:, None])
-        k = hit >> _KS_LEVEL_BITS
-        p, j = p[k], J[k] * self.factor + (hit & (self.factor - 1))
+        gap, up = _bounds(self.windows[a[p], J], self.windows[b[p], J])
+        _segment_max_into(lower, p, gap)
+        k, sub = np.divmod(np.flatnonzero(up > lower[p][:, None]), self.factor + 1)
+        p, j = p[k], J[k] * self.factor + sub
         for s0, s1 in self._merge_batches(a[p], b[p], j):
             cut = slice(s0, s1)
             _segment_max_into(lower, p[cut], self._merge(a[p[cut]], b[p[cut]], j[cut]))
@@ -451,27 +454,66 @@ class _KsGrid:
 
 def _sorted_counts(keys: NDArray[np.integer], size: int) -> Int:
     """``numpy.bincount(keys, minlength=size)`` for sorted keys (counts runs: faster)."""
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = _run_ends(keys)
     counts = np.zeros(size, dtype=np.int64)
-    counts[keys[starts]] = np.diff(starts, append=keys.size)
+    counts[keys[ends - 1]] = _lengths(ends)
     return counts
 
 
-def _upper(Ca: NDArray[np.integer], Cb: NDArray[np.integer]) -> NDArray[np.integer]:
-    """Upper bound of |walk| inside each bucket from the counts at its two edges."""
-    u = Ca[:, 1:] - Cb[:, :-1]
-    np.maximum(u, Cb[:, 1:] - Ca[:, :-1], out=u)
-    return u
+def _run_ends(keys: NDArray[np.integer]) -> Int:
+    """One past the last index of each run of equal values of ``keys``."""
+    last = np.flatnonzero(keys[1:] != keys[:-1])
+    ends = np.empty(last.size + 1, dtype=np.int64)
+    np.add(last, 1, out=ends[:-1])
+    ends[-1] = keys.size
+    return ends
+
+
+def _lengths(ends: Int) -> Int:
+    """Lengths of consecutive runs ending at ``ends`` (the first starting at 0)."""
+    lengths = ends.copy()
+    lengths[1:] -= ends[:-1]
+    return lengths
+
+
+def _bounds(
+    Ca: NDArray[np.integer], Cb: NDArray[np.integer]
+) -> tuple[NDArray[np.integer], NDArray[np.integer]]:
+    """For rows of cumulative counts at bucket edges (k, w): |walk| = |Ca - Cb| at each
+    edge, and an upper bound of |walk| inside the bucket that starts at each edge (-1
+    at a row's last edge, which starts none). Computed on the flat arrays: fast for
+    the short rows of the refinement too."""
+    xa, xb = Ca.ravel(), Cb.ravel()
+    gap = xa - xb
+    np.abs(gap, out=gap)
+    up = np.empty_like(xa)
+    np.subtract(xa[1:], xb[:-1], out=up[:-1])
+    np.maximum(up[:-1], xb[1:] - xa[:-1], out=up[:-1])
+    w = Ca.shape[1]
+    up[w - 1 :: w] = -1
+    return gap.reshape(Ca.shape), up.reshape(Ca.shape)
+
+
+def _row_max(M: NDArray[np.integer]) -> NDArray[np.integer]:
+    """M.max(axis=1), faster for short rows (numpy reduces them one at a time)."""
+    if M.shape[1] > 16:
+        return M.max(axis=1)
+    out = M[:, 0].copy()
+    for k in range(1, M.shape[1]):
+        np.maximum(out, M[:, k], out=out)
+    return out
 
 
 def _segment_max_into(target: NDArray[np.integer], p: Int, vals: NDArray[np.integer]) -> None:
-    """``target[p] = max(target[p], vals)`` for sorted ``p`` (groups of equal p contiguous)."""
+    """``target[p[k]] = max(target[p[k]], vals[k])`` (a row of values per k allowed) for
+    sorted ``p``, i.e. groups of equal p contiguous."""
     if p.size == 0:
         return
     first = np.empty(p.size, dtype=bool)
     first[0] = True
     np.not_equal(p[1:], p[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    best = np.maximum.reduceat(vals, starts)
+    width = vals.size // p.size
+    best = np.maximum.reduceat(vals.ravel(), starts * width)
     q = p[starts]
     target[q] = np.maximum(target[q], best)
