@@ -17,12 +17,14 @@ from weightcast.corpus._schema import (
     CORPUS_FILE,
     CURVE_FILE,
     DELTA_FILE,
+    FEATURE_COLUMN,
     RAW_FILE,
     RUN_FIELDS,
     RUN_FILE,
     RUNS_DIR,
     SCHEMA_VERSION,
     CorpusError,
+    parse_key_label,
 )
 
 _COLLECT_HINT = "create one with `weightcast collect --preset digits --out {path}`"
@@ -270,18 +272,57 @@ class Corpus:
 
     def _table(self, key: str, name: str) -> pd.DataFrame:
         if key not in self._cache:
-            keys = [field.name for field in _empty(name).schema][1:]
-            tables = self._read_each(name, lambda file: _read_parquet(file, keys))
-            labelled = [
-                tab.add_column(0, "run_id", pa.array([run_id] * tab.num_rows, pa.string()))
-                for run_id, tab in zip(self._run_ids, tables, strict=True)
-            ]
-            if labelled:
-                table = pa.concat_tables(labelled, promote_options="default")
+            if name == CURVE_FILE:
+                self._cache[key] = self._curve_table()
             else:
-                table = _empty(name)
-            self._cache[key] = table.to_pandas()
+                self._cache[key] = self._feature_table(name)
         return self._cache[key]
+
+    def _curve_table(self) -> pd.DataFrame:
+        keys = [field.name for field in _empty(CURVE_FILE).schema][1:]
+        tables = self._read_each(CURVE_FILE, lambda file: _read_parquet(file, keys))
+        labelled = [
+            tab.add_column(0, "run_id", pa.array([run_id] * tab.num_rows, pa.string()))
+            for run_id, tab in zip(self._run_ids, tables, strict=True)
+        ]
+        if labelled:
+            table = pa.concat_tables(labelled, promote_options="default")
+        else:
+            table = _empty(CURVE_FILE)
+        return table.to_pandas()
+
+    def _feature_table(self, name: str) -> pd.DataFrame:
+        """Rows (run_id, t[, tau]) x feature columns, from the per-run feature-per-row files."""
+        keys = ("t",) if name == RAW_FILE else ("t", "tau")
+        frames = self._read_each(name, lambda file: _read_features(file, keys))
+        parts = []
+        for run_id, frame in zip(self._run_ids, frames, strict=True):
+            frame.insert(0, "run_id", run_id)
+            parts.append(frame)
+        if not parts:
+            return _empty(name).to_pandas()
+        out = pd.concat(parts, ignore_index=True, sort=False)
+        out["run_id"] = out["run_id"].astype("str")
+        for k in keys:
+            out[k] = out[k].astype("int32")
+        return out
+
+
+def _read_features(file: Path, keys: tuple[str, ...]) -> pd.DataFrame:
+    table = pq.read_table(file)
+    if FEATURE_COLUMN not in table.column_names:
+        raise ValueError(f"lacks the column {FEATURE_COLUMN!r}")
+    names = table.column(FEATURE_COLUMN).to_pylist()
+    labels = [c for c in table.column_names if c != FEATURE_COLUMN]
+    key_rows = [parse_key_label(keys, label) for label in labels]
+    if labels:
+        values = np.stack([table.column(c).to_numpy().astype("float32") for c in labels])
+    else:
+        values = np.empty((0, len(names)), dtype="float32")
+    frame = pd.DataFrame(values, columns=names)
+    for i, k in enumerate(keys):
+        frame.insert(i, k, np.array([row[i] for row in key_rows], dtype="int32"))
+    return frame
 
 
 def _read_parquet(file: Path, keys: list[str]) -> pa.Table:

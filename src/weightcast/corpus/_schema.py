@@ -6,6 +6,7 @@ Layout (see ``docs/design.md``)::
       corpus.json          {"schema_version": 1, "preset", "T", "eval_every", "steps", "taus",
                             "design", "seed", ...}
       runs/<run_id>/       run.json, curve.parquet, raw.parquet, delta.parquet
+                           (feature files: one row per feature, one column per t or (t, tau))
       runs/.tmp-*          a run being written (ignored by the reader)
       .locks/<run_id>.lock a run being computed by a collector (pid and hostname inside)
 """
@@ -34,6 +35,41 @@ CURVE_FILE = "curve.parquet"
 RAW_FILE = "raw.parquet"
 DELTA_FILE = "delta.parquet"
 RUN_FILES = (RUN_FILE, CURVE_FILE, RAW_FILE, DELTA_FILE)
+FEATURE_COLUMN = "feature"
+"""raw.parquet and delta.parquet hold one row per feature: this column names it, and each other
+column holds one recorded key, labelled by :func:`key_label` (``t=50``, ``t=50,tau=10``)."""
+
+
+def key_label(keys: tuple[str, ...], values: Any) -> str:
+    """The column label of one recorded key in raw.parquet / delta.parquet.
+
+    >>> key_label(("t", "tau"), (50, 10))
+    't=50,tau=10'
+    """
+    return ",".join(f"{k}={int(v)}" for k, v in zip(keys, values, strict=True))
+
+
+def parse_key_label(keys: tuple[str, ...], label: str) -> tuple[int, ...]:
+    """The inverse of :func:`key_label`; a ValueError for a label of another shape.
+
+    >>> parse_key_label(("t", "tau"), "t=50,tau=10")
+    (50, 10)
+    """
+    parts = label.split(",")
+    if len(parts) != len(keys):
+        raise ValueError(
+            f"a feature column is labelled like {key_label(keys, [0] * len(keys))}, got {label!r}"
+        )
+    out = []
+    for k, part in zip(keys, parts, strict=True):
+        name, _, value = part.partition("=")
+        if name != k or not value.lstrip("-").isdigit():
+            raise ValueError(
+                f"a feature column is labelled like {key_label(keys, [0] * len(keys))}, got {label!r}"
+            )
+        out.append(int(value))
+    return tuple(out)
+
 
 IDENTITY_KEYS = ("preset", "T", "eval_every", "steps", "taus", "design", "seed")
 """Keys of corpus.json that define what a corpus is: a corpus refuses runs of another setup."""

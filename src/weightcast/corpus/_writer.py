@@ -19,6 +19,7 @@ from weightcast.corpus._schema import (
     CORPUS_FILE,
     CURVE_FILE,
     DELTA_FILE,
+    FEATURE_COLUMN,
     RAW_FILE,
     RUN_FILE,
     RUNS_DIR,
@@ -31,6 +32,7 @@ from weightcast.corpus._schema import (
     float_or_nan,
     fsync_dir,
     identity_diff,
+    key_label,
     normalize_meta,
     to_jsonable,
     write_bytes_synced,
@@ -181,21 +183,29 @@ def _curve_table(curve: pd.DataFrame) -> pa.Table:
 
 
 def _feature_table(frame: pd.DataFrame, keys: tuple[str, ...], marker: str, kind: str) -> pa.Table:
+    """One row per feature, one float32 column per recorded key (``t=50`` or ``t=50,tau=10``).
+
+    A run has ~10-30 recorded keys but ~800 features per kind: stored this way round, parquet
+    keeps one small column chunk per key instead of one (with its ~300-byte footer entry) per
+    feature, which makes a run's files about six times smaller.
+    """
     if frame is None:
         frame = pd.DataFrame()
     missing = [k for k in keys if k not in frame.columns]
     if missing and len(frame):
         raise ValueError(f"a run's {kind} features need columns {list(keys)}; lack {missing}")
-    columns: dict[str, pa.Array] = {}
-    for k in keys:
-        values = frame[k].to_numpy(dtype="int64") if k in frame.columns else np.empty(0, "int64")
-        columns[k] = pa.array(values, pa.int32())
-    for name in frame.columns:
-        if name in keys:
-            continue
+    names = [c for c in frame.columns if c not in keys]
+    for name in names:
         if not isinstance(name, str) or marker not in name:
             raise ValueError(
                 f"{kind} feature columns are named '<layer>{marker}<feature>', got {name!r}"
             )
-        columns[name] = pa.array(frame[name].to_numpy(dtype="float32"), pa.float32())
+    columns: dict[str, pa.Array] = {FEATURE_COLUMN: pa.array(names, pa.string())}
+    values = frame[names].to_numpy(dtype="float32") if names else np.empty((len(frame), 0))
+    key_rows = frame[list(keys)].to_numpy(dtype="int64") if len(frame) else np.empty((0, 0))
+    for row, key in zip(values, key_rows, strict=True):
+        label = key_label(keys, key)
+        if label in columns:
+            raise ValueError(f"a run's {kind} features repeat the key {label}")
+        columns[label] = pa.array(row, pa.float32())
     return pa.table(columns)
