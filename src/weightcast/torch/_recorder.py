@@ -93,8 +93,8 @@ class FeatureRecorder:
                 if t - tau >= 0:
                     self._last_use[t - tau] = max(self._last_use.get(t - tau, -1), t)
         self._snapshots: dict[int, dict[str, np.ndarray]] = {}
-        self._raw_rows: list[dict[str, float]] = []
-        self._delta_rows: list[dict[str, float]] = []
+        self._raw = _Rows(("t",))
+        self._delta = _Rows(("t", "tau"))
         self._curve_rows: list[tuple[int, float, float]] = []
         self._loss_sum = 0.0
         self._loss_n = 0
@@ -148,12 +148,12 @@ class FeatureRecorder:
     @property
     def raw(self) -> pd.DataFrame:
         """``t`` then the ``<layer>.raw.*`` features (float64), one row per recorded step."""
-        return _frame(self._raw_rows, ["t"])
+        return self._raw.frame()
 
     @property
     def delta(self) -> pd.DataFrame:
         """``t, tau`` then the ``<layer>.delta.*`` features (float64), one row per (t, tau)."""
-        return _frame(self._delta_rows, ["t", "tau"])
+        return self._delta.frame()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -162,17 +162,15 @@ class FeatureRecorder:
         # float64 copies of the layers the features use (a model's arrays may be views)
         layers = {name: np.array(weights[name], dtype=np.float64) for name in _used(weights)}
         if step in self._steps:
-            raw_row: dict[str, float] = {"t": step}
-            raw_row.update(network_features(layers, parts=("raw",)))
-            delta_rows = []
-            for tau in self.taus:
-                previous = self._snapshots.get(step - tau)
-                if previous is not None:
-                    row: dict[str, float] = {"t": step, "tau": tau}
-                    row.update(network_features(layers, previous, parts=("delta",)))
-                    delta_rows.append(row)
-            self._raw_rows.append(raw_row)
-            self._delta_rows.extend(delta_rows)
+            raw = network_features(layers, parts=("raw",))
+            deltas = [
+                (tau, network_features(layers, self._snapshots[step - tau], parts=("delta",)))
+                for tau in self.taus
+                if step - tau in self._snapshots
+            ]
+            self._raw.add((step,), raw)
+            for tau, delta in deltas:
+                self._delta.add((step, tau), delta)
         else:  # a snapshot only: check it now, so divergence is marked at this step
             for name, w in layers.items():
                 check_weights(w, name)
@@ -187,13 +185,44 @@ def _used(weights: Mapping[str, np.ndarray]) -> list[str]:
     return list(dict.fromkeys(select_layers(weights).values()))
 
 
-def _frame(rows: list[dict[str, float]], keys: list[str]) -> pd.DataFrame:
-    if not rows:
-        return pd.DataFrame({k: pd.Series(dtype=np.int64) for k in keys})
-    frame = pd.DataFrame.from_records(rows)
-    features = [c for c in frame.columns if c not in keys]
-    frame = frame[keys + features]
-    return frame.astype({**dict.fromkeys(keys, np.int64), **dict.fromkeys(features, np.float64)})
+class _Rows:
+    """Feature rows as int keys plus a float64 vector each; the DataFrame is built on demand
+    (once per change: assembling an 800-column frame from dicts took longer than the features).
+    """
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self.columns: list[str] | None = None
+        self._index: list[tuple[int, ...]] = []
+        self._values: list[np.ndarray] = []
+        self._frame: pd.DataFrame | None = None
+
+    def add(self, key: tuple[int, ...], features: Mapping[str, float]) -> None:
+        names = list(features)
+        if self.columns is None:
+            self.columns = names
+        elif names != self.columns:
+            raise ValueError(
+                f"the feature columns changed at {dict(zip(self.keys, key, strict=True))}: "
+                "the recorder needs the same network (layers and shapes) at every step"
+            )
+        self._index.append(key)
+        self._values.append(np.fromiter(features.values(), dtype=np.float64, count=len(names)))
+        self._frame = None
+
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            n, columns = len(self._index), self.columns or []
+            keys = np.array(self._index, dtype=np.int64).reshape(n, len(self.keys))
+            values = np.array(self._values, dtype=np.float64).reshape(n, len(columns))
+            self._frame = pd.concat(
+                [
+                    pd.DataFrame(keys, columns=list(self.keys)),
+                    pd.DataFrame(values, columns=columns),
+                ],
+                axis=1,
+            )
+        return self._frame.copy()
 
 
 def _ints(name: str, values: Iterable[int], *, minimum: int) -> tuple[int, ...]:
