@@ -58,6 +58,7 @@ _QUANTILES = (0.25, 0.5, 0.75)
 # the 31 inner bin edges in the sorted row; shorter rows by numpy's own per-value
 # bin arithmetic. Both give numpy.histogram's counts; the switch is only speed.
 _BSEARCH_MIN_LEN = 256
+_BSEARCH_MIN_SIZE = 1 << 15  # (below, the fewer numpy calls of the arithmetic win)
 # Number of values per block of rows in the statistics.
 _STATS_BLOCK = 1 << 16
 # Work sizes (numbers of array elements) that bound the memory of the KS search.
@@ -109,7 +110,7 @@ def _block_stats(S: Float) -> Float:
     lo, hi = S[:, 0], S[:, -1]
     const = lo == hi
 
-    mean = S.mean(axis=1)
+    mean = _row_mean(S)
     mean[const] = lo[const]  # exact, so that every deviation of a constant row is 0
     out[:, 0] = mean
     for c, q in enumerate(_QUANTILES, start=1):
@@ -118,18 +119,18 @@ def _block_stats(S: Float) -> Float:
     # Central moments of the deviations scaled to [-1, 1] by s = max |x - mean|: the
     # scaled powers never overflow or underflow, so skew and kurt stay finite.
     d = S - mean[:, None]
-    out[:, 7] = d.mean(axis=1)  # cm1: 0 up to rounding, as the definition gives it
+    out[:, 7] = _row_mean(d)  # cm1: 0 up to rounding, as the definition gives it
     s = np.maximum(hi - mean, mean - lo)
     safe = np.where(s > 0, s, 1.0)
     d /= safe[:, None]
     e2 = d * d
-    m2 = e2.mean(axis=1)
+    m2 = _row_mean(e2)
     e2 *= d
-    m3 = e2.mean(axis=1)
+    m3 = _row_mean(e2)
     e2 *= d
-    m4 = e2.mean(axis=1)
+    m4 = _row_mean(e2)
     e2 *= d
-    m5 = e2.mean(axis=1)
+    m5 = _row_mean(e2)
     with np.errstate(under="ignore"):
         cm2 = m2 * safe**2
         out[:, 8] = cm2
@@ -148,6 +149,11 @@ def _block_stats(S: Float) -> Float:
     out[:, 12] = -plogp[_histogram_counts(S, const)].sum(axis=1)
     out[const, 12] = 0.0
     return out
+
+
+def _row_mean(X: Float) -> Float:
+    """X.mean(axis=1), bit for bit, without the method's Python overhead."""
+    return np.add.reduce(X, axis=1) / X.shape[1]
 
 
 def _sorted_quantile(S: Float, q: float) -> Float:
@@ -172,7 +178,9 @@ def _histogram_counts(S: Float, const: NDArray[np.bool_]) -> NDArray[np.int64]:
     delta = S[:, -1] - first
     delta[const] = 1.0  # a constant row has entropy 0 whatever its counts
     step = delta / N_BINS
-    if m >= _BSEARCH_MIN_LEN or (step < np.finfo(np.float64).tiny).any():
+    if (m >= _BSEARCH_MIN_LEN and S.size >= _BSEARCH_MIN_SIZE) or (
+        step < np.finfo(np.float64).tiny
+    ).any():
         # The bins' inner edges as numpy.linspace(first, last, 33) computes them,
         # including its fallback for a step that underflows to 0.
         tiny = step == 0
@@ -237,11 +245,17 @@ def summarize(V: ArrayLike) -> Float:
     out = np.zeros((len(SUMMARIES), V.shape[1]), dtype=np.float64)
     if V.shape[0] == 0:
         return out
-    mx, mn = V.max(axis=0), V.min(axis=0)
+    # The same arithmetic as V.mean, numpy.median and V.std, without their overhead.
+    k = V.shape[0]
+    S = np.sort(V, axis=0)
+    mx, mn = S[-1], S[0]
     same = mx == mn
-    out[0] = np.where(same, mx, V.mean(axis=0))
-    out[1] = np.median(V, axis=0)
-    out[2] = np.where(same, 0.0, V.std(axis=0))
+    mean = np.add.reduce(V, axis=0) / k
+    dev = V - mean
+    dev *= dev
+    out[0] = np.where(same, mx, mean)
+    out[1] = S[k // 2] if k % 2 else (S[k // 2 - 1] + S[k // 2]) / 2
+    out[2] = np.where(same, 0.0, np.sqrt(np.add.reduce(dev, axis=0) / k))
     out[3] = mx
     out[4] = mn
     return out
