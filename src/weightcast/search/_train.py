@@ -116,7 +116,6 @@ def train(
     batch_size = int(hparams["batch_size"])
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    learning_rate(hparams, 0)  # fail early on a bad schedule
     step_hooks = [cb.on_train_step for cb in callbacks if hasattr(cb, "on_train_step")]
     eval_hooks = [cb.on_eval for cb in callbacks if hasattr(cb, "on_eval")]
     params = [p for p in model.parameters() if p.requires_grad]
@@ -127,7 +126,7 @@ def train(
         weight_decay=float(hparams["weight_decay"]),
     )
     batches = _Batches(data.x_train, data.y_train, batch_size, seed)
-    x_val, y_val = torch.from_numpy(np.array(data.x_val)), torch.from_numpy(np.array(data.y_val))
+    x_val, y_val = _tensor(data.x_val), _tensor(data.y_val)
 
     model.train()
     xb, yb = batches.next()
@@ -163,10 +162,13 @@ def train(
                 val_acc = accuracy(model, x_val, y_val)
             for hook in eval_hooks:
                 hook(step, val_acc)
-    x_test, y_test = np.array(data.x_test), np.array(data.y_test)
-    return TrainOutcome(
-        final_acc=accuracy(model, x_test, y_test), final_val_acc=val_acc, diverged_step=diverged
-    )
+    final_acc = accuracy(model, _tensor(data.x_test), _tensor(data.y_test))
+    return TrainOutcome(final_acc=final_acc, final_val_acc=val_acc, diverged_step=diverged)
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor of a (possibly read-only, cached) array: a copy, torch wants writable memory."""
+    return torch.from_numpy(np.array(array))
 
 
 def _finite(params: Sequence[torch.Tensor]) -> bool:

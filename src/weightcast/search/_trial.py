@@ -13,27 +13,11 @@ import pandas as pd
 from weightcast._imports import require
 from weightcast.search._data import Data
 from weightcast.search._presets import Preset
+from weightcast.search._spaces import TABLE1
 
 Status = Literal["ok", "diverged"]
-#: Hyperparameters the CNN and the trainer read, besides the optional ``lrn`` (default True).
-HPARAMS = (
-    "lr",
-    "schedule",
-    "gamma",
-    "p",
-    "momentum",
-    "weight_decay",
-    "batch_size",
-    "n_conv",
-    "filters",
-    "filter_size",
-    "activation",
-    "dropout",
-    "pooling",
-    "init_bias",
-    "init",
-    "gaussian_std",
-)
+#: Hyperparameters the CNN and the trainer read (Table 1's), besides the optional ``lrn``.
+HPARAMS: tuple[str, ...] = tuple(h.name for h in TABLE1)
 _OPTIONAL = ("lrn",)
 
 
