@@ -156,9 +156,17 @@ def test_non_finite_loss_marks_divergence() -> None:
     rec.on_eval(4, 0.3)
     rec.on_train_step(w, 5, 2.0)
     rec.on_eval(5, 0.3)
-    assert rec.diverged_step == 3
+    assert rec.diverged_step == 3 and rec._snapshots == {}
     assert rec.raw["t"].tolist() == [2]
     assert rec.curve["train_loss"].tolist() == [2.0, DIVERGED_LOSS, 2.0]
+
+
+def test_huge_finite_losses_are_capped_like_curve_features() -> None:
+    rec = FeatureRecorder(steps=[9], taus=[1], eval_every=1, weights=lambda m: m)
+    rec.on_train_step({}, 1, 1e300)
+    rec.on_train_step({}, 2, 1e308)  # the sum overflows
+    rec.on_eval(2, 0.1)
+    assert rec.curve["train_loss"].tolist() == [DIVERGED_LOSS] and rec.diverged_step is None
 
 
 def test_empty_results_have_their_key_columns() -> None:

@@ -44,7 +44,8 @@ class FeatureRecorder:
     :class:`~weightcast.features.NonFiniteWeightsError`, a ``ValueError``, also raised by the
     check of a snapshot) or, after step 0, whose loss is not finite, is :attr:`diverged_step`;
     no features are computed from then on, the curve goes on, with
-    :data:`~weightcast.features.DIVERGED_LOSS` for the intervals that saw a non-finite loss.
+    :data:`~weightcast.features.DIVERGED_LOSS` for the intervals that saw a non-finite loss
+    (and as the cap of any mean loss, as ``curve_features`` caps it).
     Nothing is raised for divergence (other errors, such as a model without weights, are).
 
     ``weights`` maps the model to ``{layer name: weight array}`` in forward order (default:
@@ -106,14 +107,12 @@ class FeatureRecorder:
 
     def on_train_step(self, model: Any, step: int, loss: float) -> None:
         """After optimizer step ``step`` (``0``: the initial weights, before training)."""
-        finite = math.isfinite(loss)
-        if finite:
+        if math.isfinite(loss):
             self._loss_sum += loss
             self._loss_n += 1
         elif step > 0:
             self._loss_bad = True
-            if self.diverged_step is None:
-                self.diverged_step = step
+            self._mark_diverged(step)
         if self.diverged_step is not None:
             return
         if step in self._steps or step in self._last_use:
@@ -121,8 +120,7 @@ class FeatureRecorder:
             try:
                 self._record(model, step)
             except NonFiniteWeightsError:
-                self.diverged_step = step
-                self._snapshots.clear()
+                self._mark_diverged(step)
             finally:
                 self.feature_time += time.perf_counter() - start
 
@@ -130,8 +128,8 @@ class FeatureRecorder:
         """A learning-curve point at ``step``: mean minibatch loss since the previous one."""
         if self._loss_bad:
             train_loss = DIVERGED_LOSS
-        elif self._loss_n:
-            train_loss = self._loss_sum / self._loss_n
+        elif self._loss_n:  # capped as curve_features caps it (an overflowing sum included)
+            train_loss = min(self._loss_sum / self._loss_n, DIVERGED_LOSS)
         else:
             train_loss = math.nan
         self._curve_rows.append((int(step), train_loss, float(val_acc)))
@@ -156,6 +154,11 @@ class FeatureRecorder:
         return self._delta.frame()
 
     # -- internals -------------------------------------------------------------------------
+
+    def _mark_diverged(self, step: int) -> None:
+        if self.diverged_step is None:
+            self.diverged_step = step
+            self._snapshots.clear()
 
     def _record(self, model: Any, step: int) -> None:
         weights = self._weights(model)
