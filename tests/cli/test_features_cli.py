@@ -15,6 +15,8 @@ from weightcast.features import network_features
 
 torch = pytest.importorskip("torch")
 
+pytestmark = pytest.mark.filterwarnings("error")
+
 
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])

@@ -101,6 +101,15 @@ def test_load_state_dict_conv1d_like_layer_weights(tmp_path):
     assert loaded["embed"].shape == (7, 3)  # a state_dict cannot tell an embedding apart
 
 
+def test_docstring_examples():
+    import doctest
+
+    import weightcast.torch._weights
+
+    result = doctest.testmod(weightcast.torch._weights)
+    assert result.attempted > 0 and result.failed == 0
+
+
 def test_load_state_dict_errors_say_what_was_expected(tmp_path):
     whole = tmp_path / "whole.pt"
     torch.save(_model(), whole)
