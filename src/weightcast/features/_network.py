@@ -93,6 +93,7 @@ def network_features(
             "no convolution (4-D) or fully connected (2-D) weights among the layers "
             f"{shapes}; pass weights in PyTorch layout, e.g. weightcast.torch.layer_weights(model)"
         )
+    current = {name: check_weights(layers[name], name) for name in dict.fromkeys(selected.values())}
     out: dict[str, float] = {}
     for part in PARTS:
         if part not in parts:
@@ -100,35 +101,33 @@ def network_features(
         done: dict[str, NDArray[np.float64]] = {}  # original layer name -> feature vector
         for canonical, name in selected.items():
             if name not in done:
-                if part == "raw":
-                    W = check_weights(layers[name], name)
-                else:
+                W = current[name]
+                if part == "delta":
                     assert previous is not None
-                    W = _weight_change(name, layers[name], previous)
+                    W = W - _previous_layer(name, W.shape, previous)
                 done[name] = _layer_vector(W)
-            names = _names(np.ndim(layers[name]) == 4)
             prefix = f"{canonical}.{part}."
+            names = _names(current[name].ndim == 4)
             out.update(zip([prefix + f for f in names], done[name].tolist(), strict=True))
     return out
 
 
-def _weight_change(
-    name: str, current: ArrayLike, previous: Mapping[str, ArrayLike]
+def _previous_layer(
+    name: str, shape: tuple[int, ...], previous: Mapping[str, ArrayLike]
 ) -> NDArray[np.float64]:
-    """W(t) - W(t - tau) of one layer, in float64, after checking both."""
+    """W(t - tau) of one layer, checked, in float64."""
     if name not in previous:
         raise ValueError(
             f"layer {name!r} is missing from previous (it has {sorted(previous)}); pass the "
             "same model's layers at step t - tau, under the same names"
         )
-    now = check_weights(current, name)
     before = check_weights(previous[name], f"{name} (previous)")
-    if now.shape != before.shape:
+    if before.shape != shape:
         raise ValueError(
-            f"layer {name!r} has shape {now.shape} but {before.shape} in previous; pass the "
+            f"layer {name!r} has shape {shape} but {before.shape} in previous; pass the "
             "same model's layers at step t - tau"
         )
-    return now - before
+    return before
 
 
 def load_npz_weights(path: str | os.PathLike[str]) -> dict[str, NDArray[np.generic]]:

@@ -143,10 +143,16 @@ def _block_stats(S: Float) -> Float:
     out[:, 5] = np.where(pos, m3 / m2_safe**1.5, 0.0)
     out[:, 6] = np.where(pos, m4 / (m2_safe * m2_safe), 0.0)
 
-    # Entropy: p * ln(p) looked up per possible count c (p = c / m) rather than per bin.
-    p = np.arange(1, m + 1, dtype=np.float64) / float(m)
-    plogp = np.concatenate(([0.0], p * np.log(p)))
-    out[:, 12] = -plogp[_histogram_counts(S, const)].sum(axis=1)
+    counts = _histogram_counts(S, const)
+    if m < counts.size:  # fewer possible counts than bins: look p * ln(p) up per count
+        p = np.arange(1, m + 1, dtype=np.float64) / float(m)
+        plogp = np.concatenate(([0.0], p * np.log(p)))[counts]
+    else:
+        p = counts / float(m)
+        plogp = np.zeros_like(p)
+        np.log(p, out=plogp, where=counts > 0)
+        plogp *= p
+    out[:, 12] = -plogp.sum(axis=1)
     out[const, 12] = 0.0
     return out
 
@@ -339,17 +345,17 @@ class _KsGrid:
     def __init__(self, R: NDArray[np.integer], n_values: int) -> None:
         n, m = R.shape
         self.m = m
-        self.dtype = np.int16 if m < np.iinfo(np.int16).max else np.int32
+        dtype = np.int16 if m < np.iinfo(np.int16).max else np.int32
         # Fine buckets of 2**fs ranks hold about 2**_KS_FINE_OFFSET values of a row; a
         # coarse bucket holds `factor` fine ones.
         self.fine_shift = fs = max(0, int(n - 1).bit_length() + _KS_FINE_OFFSET)
         self.factor = f = 1 << _KS_LEVEL_BITS
         n_coarse = ((n_values - 1) >> (fs + _KS_LEVEL_BITS)) + 1
-        self.width = width = n_coarse * f + 1  # columns of C
+        width = n_coarse * f + 1  # columns of C
         # C[r, j]: number of values of row r in the fine buckets < j.
         rows = np.arange(n, dtype=np.int64)[:, None]
         bucket = (R >> fs) + rows * (width - 1)  # sorted, as R's rows are
-        self.C: NDArray[np.integer] = np.zeros((n, width), dtype=self.dtype)
+        self.C: NDArray[np.integer] = np.zeros((n, width), dtype=dtype)
         C = self.C
         C[:, 1:] = _sorted_counts(bucket.ravel(), n * (width - 1)).reshape(n, width - 1)
         np.cumsum(C[:, 1:], axis=1, out=C[:, 1:])
@@ -523,10 +529,7 @@ def _segment_max_into(target: NDArray[np.integer], p: Int, vals: NDArray[np.inte
     sorted ``p``, i.e. groups of equal p contiguous."""
     if p.size == 0:
         return
-    first = np.empty(p.size, dtype=bool)
-    first[0] = True
-    np.not_equal(p[1:], p[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
+    starts = np.concatenate(([0], _run_ends(p)[:-1]))
     width = vals.size // p.size
     best = np.maximum.reduceat(vals.ravel(), starts * width)
     q = p[starts]
