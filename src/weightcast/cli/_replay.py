@@ -35,13 +35,19 @@ _POLICIES = ("none", "median", "sha", "hyperband", "wc-lc", "wc-weights", "wc-al
     "--n-train",
     type=float,
     default=None,
-    help="Training examples per epoch, for the epoch grid (default: the corpus meta n_train).",
+    help="Training examples per epoch, for the epoch grid (default: the corpus meta n_train, else its preset's data).",
 )
 @click.option(
     "--batch-size",
     type=float,
     default=None,
     help="Batch size for the epoch grid (default: each run's batch_size hyperparameter).",
+)
+@click.option(
+    "--steps",
+    default=None,
+    help="Comma-separated decision steps of weightcast's pruner (feature steps of the corpus; "
+    "default: 2, 5, 10, 20 and 40 % of T, snapped to them).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the orders.")
 @click.option(
@@ -60,6 +66,7 @@ def replay_command(
     grids: str,
     n_train: float | None,
     batch_size: float | None,
+    steps: str | None,
     seed: int,
     trees: int,
     as_json: bool,
@@ -85,6 +92,10 @@ def replay_command(
     bad = [g for g in grid_names if g not in ("dense", "epoch")]
     if bad or not grid_names:
         raise click.BadParameter(f"unknown {bad}; choose from dense, epoch", param_hint="--grids")
+    try:
+        decision_steps = None if steps is None else [int(s) for s in steps.split(",") if s.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"not integers: {steps!r}", param_hint="--steps") from exc
     say = None if quiet else (lambda msg: click.echo(msg, err=True))
     try:
         result = replay(
@@ -95,6 +106,7 @@ def replay_command(
             grids=grid_names,
             n_train=n_train,
             batch_size=batch_size,
+            steps=decision_steps,
             n_estimators=trees,
             progress=say,
         )
