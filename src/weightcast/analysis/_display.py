@@ -61,8 +61,11 @@ class CurveDisplay:
         if ax is None:
             _, ax = plt.subplots(figsize=(6.4, 4.2))
         styles = self.frame[self.style].unique() if self.style else [None]
-        for h, g in self.frame.groupby(self.hue, sort=False):
-            color = None
+        hues = list(self.frame[self.hue].unique())
+        cmap = plt.get_cmap("tab10" if len(hues) <= 10 else "tab20")
+        for i, (_, g) in enumerate(self.frame.groupby(self.hue, sort=False)):
+            h = g[self.hue].iloc[0]
+            color = cmap(i % cmap.N)
             for k, s in enumerate(styles):
                 part = g if s is None else g[g[self.style] == s]
                 if part.empty:
@@ -79,7 +82,10 @@ class CurveDisplay:
                     e = np.nan_to_num(part[self.err].to_numpy(float))
                     ax.fill_between(xs, ys - e, ys + e, color=color, alpha=0.15, lw=0)
         if self.logx:
-            ax.set_xscale("symlog", linthresh=1)
+            xs_all = self.frame[self.x].to_numpy(float)
+            positive = xs_all[xs_all > 0]
+            linthresh = float(positive.min()) if positive.size else 1.0
+            ax.set_xscale("symlog", linthresh=linthresh)
         ax.set_xlabel(self.xlabel or self.x)
         ax.set_ylabel(self.ylabel or self.y)
         if self.title:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,22 @@ class _UsedColumns:
         full = np.zeros((X.shape[0], self.n_features))
         full[:, self.used] = X
         return np.asarray(self.model.predict(full))
+
+
+@contextmanager
+def _single_threaded(model: Any) -> Iterator[None]:
+    """Predict on one thread meanwhile: thousands of predictions of ~100 rows each cost
+    more in thread start-up than they gain (benchmarks/bench_report.py: 118 s -> 37 s)."""
+    inner: Any = getattr(model, "estimator_", None)
+    before = getattr(inner, "n_jobs", None)
+    if inner is None or before is None:
+        yield
+        return
+    inner.n_jobs = 1
+    try:
+        yield
+    finally:
+        inner.n_jobs = before
 
 
 def _neg_rmse(estimator: Any, X: np.ndarray, y: np.ndarray) -> float:
@@ -94,15 +112,16 @@ def feature_importance(
     mean = np.zeros(n_features)
     std = np.zeros(n_features)
     if used.size:
-        result = permutation_importance(
-            _UsedColumns(model, used, n_features),
-            X_test[:, used],
-            y_test,
-            scoring=_neg_rmse,
-            n_repeats=n_repeats,
-            random_state=random_state,
-            n_jobs=n_jobs,
-        )
+        with _single_threaded(model):
+            result = permutation_importance(
+                _UsedColumns(model, used, n_features),
+                X_test[:, used],
+                y_test,
+                scoring=_neg_rmse,
+                n_repeats=n_repeats,
+                random_state=random_state,
+                n_jobs=n_jobs,
+            )
         mean[used] = result.importances_mean
         std[used] = result.importances_std
     names = [str(c) for c in ds.X.columns]

@@ -172,7 +172,7 @@ def evaluate_command(
     help="A small, fast report (few trees and repeats): for tests and a first look.",
 )
 @click.option(
-    "--trees", type=int, default=None, help="Trees of the forest (default: 150; quick: 30)."
+    "--trees", type=int, default=None, help="Trees of the forest (default: 100; quick: 30)."
 )
 @click.option(
     "--repeats", type=int, default=None, help="Seeded splits per point (default: 3; quick: 2)."
