@@ -1,5 +1,132 @@
-"""CLI commands (filled in by the module owner)."""
+"""``weightcast tune`` (a live search with the pruner) and ``weightcast demo`` (the main job)."""
 
 from __future__ import annotations
 
-from weightcast.cli._app import main  # noqa: F401
+from pathlib import Path
+
+from weightcast._imports import require
+from weightcast.cli._app import main
+
+click = require("click", "cli")
+
+_FEATURES = click.Choice(["all", "weights", "weights+lc", "lc", "none"])
+
+
+@main.command("tune")
+@click.option("--preset", default="digits", show_default=True, help="Search preset.")
+@click.option("--trials", "n_trials", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--storage",
+    default=None,
+    help="Optuna storage shared by the workers: an RDB URL (sqlite:///study.db) or "
+    "journal:PATH (default: a journal file in a temporary folder).",
+)
+@click.option("--study-name", default=None, help="Study name (join an existing study).")
+@click.option(
+    "--features",
+    default="all",
+    show_default=True,
+    type=_FEATURES,
+    help="The pruner's features; none = no pruning.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--data", "data_path", default=None, help="Data folder for IDX presets.")
+@click.option(
+    "--reference",
+    default=None,
+    type=click.Path(),
+    help="A corpus of the same preset and seed, to report the unpruned best.",
+)
+def tune_command(
+    preset: str,
+    n_trials: int,
+    workers: int,
+    storage: str | None,
+    study_name: str | None,
+    features: str,
+    seed: int,
+    data_path: str | None,
+    reference: str | None,
+) -> None:
+    """A live search over PRESET with weightcast's pruner; several workers share one storage."""
+    from weightcast.tuning import tune
+
+    try:
+        summary = tune(
+            preset,
+            n_trials,
+            workers=workers,
+            storage=storage,
+            study_name=study_name,
+            features=features,
+            seed=seed,
+            data_path=data_path,
+            reference=reference,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(summary.format())
+
+
+def default_corpus() -> Path:
+    """The digits corpus committed with weightcast (``corpora/digits`` of the source tree)."""
+    return Path(__file__).resolve().parents[3] / "corpora" / "digits"
+
+
+@main.command("demo")
+@click.option("--trials", "n_trials", default=60, show_default=True, type=click.IntRange(1))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--out",
+    default="weightcast-demo",
+    show_default=True,
+    type=click.Path(),
+    help="Folder for the report.",
+)
+@click.option(
+    "--corpus",
+    default=None,
+    type=click.Path(),
+    help="Recorded digits corpus (default: the one shipped in corpora/digits).",
+)
+@click.option("--no-report", is_flag=True, help="Skip the report.")
+def demo_command(
+    n_trials: int, workers: int, out: str, corpus: str | None, no_report: bool
+) -> None:
+    """The main job: a pruned search on the embedded digits data, then the corpus report."""
+    from weightcast.tuning import tune
+
+    corpus_path = Path(corpus) if corpus else default_corpus()
+    has_corpus = (corpus_path / "corpus.json").is_file()
+    click.echo(f"1/2 a live search of {n_trials} digits configurations with weightcast's pruner")
+    summary = tune(
+        "digits",
+        n_trials,
+        workers=workers,
+        features="all",
+        reference=corpus_path if has_corpus else None,
+    )
+    click.echo(summary.format())
+    if no_report:
+        return
+    if not has_corpus:
+        click.echo(
+            f"2/2 no recorded corpus at {corpus_path}: make one with "
+            "`weightcast collect --preset digits --runs 300 --out corpora/digits` and run "
+            "`weightcast report corpora/digits --out REPORT`"
+        )
+        return
+    from weightcast.analysis import ReportConfig, build_report
+    from weightcast.corpus import Corpus
+
+    tqdm = require("tqdm", "cli").tqdm
+    click.echo(f"2/2 the report of the recorded digits corpus ({corpus_path}), quick settings")
+    report_dir = Path(out) / "report"
+    build_report(
+        Corpus(corpus_path),
+        report_dir,
+        ReportConfig.quick_config(),
+        progress=lambda tasks: tqdm(tasks, desc="report", unit="analysis"),
+    )
+    click.echo(f"report: {report_dir / 'index.html'}")

@@ -1,0 +1,60 @@
+"""The live search (weightcast tune / demo) on a tiny digits preset."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("optuna")
+
+from weightcast.search import get_preset, run_trial  # noqa: E402
+from weightcast.tuning import full_cost, tune  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    base = get_preset("digits")
+    return dataclasses.replace(base, T=40, eval_every=5, steps=(4, 8, 12, 16), taus=(4,))
+
+
+def test_full_cost_counts_every_validation_pass(tiny) -> None:
+    # 40 iterations and evaluations at 0, 5, ..., 40 (9 of them)
+    assert full_cost(tiny, 0.5) == 40 + 9 * 0.5
+
+
+def test_unpruned_search_costs_the_full_runs_and_matches_run_trial(tiny, tmp_path) -> None:
+    summary = tune(tiny, 3, features="none", storage=f"sqlite:///{tmp_path}/s.db", progress=False)
+    assert (summary.n_trials, summary.completed, summary.pruned) == (3, 3, 0)
+    eval_costs = [tiny.n_val / (3 * h["batch_size"]) for h in tiny.sample(3, 0)]
+    assert summary.full_cost == pytest.approx(sum(full_cost(tiny, c) for c in eval_costs))
+    assert summary.cost == pytest.approx(summary.full_cost)
+    assert summary.saving == pytest.approx(1.0)
+    # trial i is configuration i with the corpus seed of run i: the same run as run_trial's
+    finals = [run_trial(tiny, h, seed=i).final_acc for i, h in enumerate(tiny.sample(3, 0))]
+    assert summary.best_value == pytest.approx(max(finals))
+    assert summary.best_params == tiny.sample(3, 0)[finals.index(max(finals))]
+
+
+def test_pruned_search_spends_less_and_keeps_features_in_storage(tiny, tmp_path) -> None:
+    import optuna
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    summary = tune(tiny, 8, features="lc", storage=storage, progress=False)
+    assert summary.n_trials == 8
+    assert summary.completed + summary.pruned == 8
+    assert summary.cost <= summary.full_cost
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    assert all("weightcast:cost" in t.user_attrs for t in study.trials)
+
+
+def test_bad_arguments_fail_early(tiny) -> None:
+    with pytest.raises(ValueError, match="n_trials"):
+        tune(tiny, -1, progress=False)
+    with pytest.raises(ValueError, match="workers"):
+        tune(tiny, 1, workers=0, progress=False)
+    with pytest.raises(ValueError, match="features"):
+        tune(tiny, 1, features="magic", progress=False)
+    with pytest.raises(ValueError, match="preset name"):
+        tune(tiny, 1, workers=2, progress=False)
