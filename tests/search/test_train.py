@@ -43,6 +43,15 @@ HP = {
 }
 
 
+@pytest.fixture(autouse=True)
+def one_thread():  # type: ignore[no-untyped-def]
+    """train() is called directly here: one thread, as run_trial does (the machine is shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny():  # type: ignore[no-untyped-def]
     """digits with a short run and a grid that exercises t - tau < 0."""
@@ -227,7 +236,7 @@ def test_run_trial_restores_threads_and_rng(tiny, data) -> None:  # type: ignore
     torch.manual_seed(123)
     expected = torch.rand(1)
     torch.manual_seed(123)
-    run_trial(tiny, HP, seed=0, data=data, num_threads=1)
+    run_trial(tiny, HP, seed=0, data=data, num_threads=2)
     assert torch.rand(1) == expected and torch.get_num_threads() == before
 
 
