@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,6 +61,13 @@ def test_table2_is_the_papers_table() -> None:
     }
     # the paper's 120 ImageNet runs are 6 repetitions of the one-at-a-time design
     assert 6 * block_size(TABLE2) == 120
+
+
+@pytest.mark.parametrize("design", ["random", "one-at-a-time"])
+def test_numpy_grids_sample_plain_python_values(design: str) -> None:
+    space = replace_values(TABLE1, lr=np.array([0.1, 0.01]), n_conv=np.arange(3, 5))
+    for config in sample(space, 60, seed=0, design=design):
+        assert type(config["lr"]) is float and type(config["n_conv"]) is int
 
 
 def test_hyperparameter_checks_its_values() -> None:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 Value = float | int | str | bool
-Design = Literal["random", "one-at-a-time"]
 DESIGNS: tuple[str, ...] = ("random", "one-at-a-time")
+
+
+def _python(value: object) -> Value:
+    """numpy scalars -> plain Python values (JSON-friendly, stable equality)."""
+    if isinstance(value, np.generic):
+        return value.item()  # type: ignore[no-any-return]
+    return value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Hyperparameter:
     categorical: bool = False
 
     def __post_init__(self) -> None:
+        # plain Python values (numpy scalars from a user's grid too): JSON-friendly configs
+        object.__setattr__(self, "values", tuple(_python(v) for v in self.values))
         if not self.values:
             raise ValueError(f"hyperparameter {self.name!r} has no values")
         if self.log and self.categorical:
@@ -112,15 +119,8 @@ def replace_values(space: SearchSpace, **values: Sequence[Value]) -> SearchSpace
     )
 
 
-def _python(value: object) -> Value:
-    """numpy scalars -> plain Python values (JSON-friendly, stable equality)."""
-    if isinstance(value, np.generic):
-        return value.item()  # type: ignore[no-any-return]
-    return value  # type: ignore[return-value]
-
-
 def _draw(space: SearchSpace, rng: np.random.Generator) -> dict[str, Value]:
-    return {h.name: _python(h.values[int(rng.integers(len(h.values)))]) for h in space}
+    return {h.name: h.values[int(rng.integers(len(h.values)))] for h in space}
 
 
 def sample_random(space: SearchSpace, n: int, seed: int) -> list[dict[str, Value]]:
