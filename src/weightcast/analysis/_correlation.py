@@ -64,6 +64,15 @@ def max_correlation(
 
     One row per (t, group): t, group, max_abs_rho, rho (signed, of the best feature),
     feature, n_features, n_runs.
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> from weightcast.analysis import Experiment
+    >>> exp = Experiment(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 30), repeats=2,
+    ...                  n_estimators=10)
+    >>> corr = max_correlation(exp, [50])
+    >>> sorted(corr.loc[corr["group"].isin(["raw", "delta", "lc", "hp"]), "group"])
+    ['delta', 'hp', 'lc', 'raw']
     """
     exp = as_experiment(source)
     rows = []

@@ -77,6 +77,14 @@ def rmse_vs_history(
     For each t in ``steps`` (default: every recorded step with a history) two rows, variant
     ``"F(t)"`` and ``"history"`` (same runs, same splits), with the columns of
     :func:`rmse_vs_t` plus ``history`` (the steps used, e.g. ``"50,20,10"``).
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> from weightcast.analysis import Experiment
+    >>> exp = Experiment(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 30), repeats=2,
+    ...                  n_estimators=10)
+    >>> rmse_vs_history(exp, "weights", [100])[["variant", "history"]].values.tolist()
+    [['F(t)', '100,50,20'], ['history', '100,50,20']]
     """
     exp = as_experiment(source)
     candidates = exp.steps if steps is None else steps
@@ -126,6 +134,14 @@ def rmse_vs_tau(
 
     One row per (set, t, tau) with tau <= t, columns of :func:`rmse_vs_t`. At each t all
     taus use the same runs and splits.
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> from weightcast.analysis import Experiment
+    >>> exp = Experiment(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 30), repeats=2,
+    ...                  n_estimators=10)
+    >>> rmse_vs_tau(exp, ["weights-delta"], [20])[["t", "tau"]].values.tolist()
+    [[20, 5], [20, 10]]
     """
     exp = as_experiment(source)
     if steps is None:

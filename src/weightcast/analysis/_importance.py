@@ -100,7 +100,16 @@ def feature_importance(
 
     One row per feature, most important first: feature, kind, layer, importance_mean,
     importance_std (RMSE increase), rank. ``attrs``: t, tau, feature_set, n_train, n_test,
-    base_rmse.
+    base_rmse, permuted (features permuted).
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> from weightcast.analysis import Experiment
+    >>> exp = Experiment(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 30), repeats=2,
+    ...                  n_estimators=10)
+    >>> imp = feature_importance(exp, 50, "weights-delta", n_repeats=2)
+    >>> list(imp.columns), len(imp)
+    (['feature', 'kind', 'layer', 'importance_mean', 'importance_std', 'rank'], 4)
     """
     exp = as_experiment(source)
     t = int(t if t is not None else reference_step(exp.steps))

@@ -51,7 +51,16 @@ def top_share(
     settings) trained on the top/not-top labels. Columns: set, t, scorer, auc_mean, auc_std
     (ROC AUC), top_kept_mean, top_kept_std (the share of top runs kept when pruning all but
     the best ``keep`` share by the score), rho_mean (Spearman of prediction and accuracy,
-    regression only).
+    regression only). The classifier has the forest's number of trees, sqrt of the features
+    per split (the classification default) and NaN support.
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> from weightcast.analysis import Experiment
+    >>> exp = Experiment(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 30), repeats=2,
+    ...                  n_estimators=10)
+    >>> top_share(exp, ["weights"], [50])["scorer"].tolist()
+    ['regression', 'classifier']
     """
     exp = as_experiment(source)
     if not 0 < share < 1 or not 0 < keep <= 1:

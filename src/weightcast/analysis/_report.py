@@ -132,7 +132,16 @@ def build_report(
     """Run every analysis on ``corpus`` and write ``out/index.html``, the PNGs, ``summary.json``.
 
     ``progress`` wraps the list of (name, step) pairs while they run (the CLI passes tqdm).
-    Returns the summary (what ``summary.json`` holds).
+    Returns the summary (what ``summary.json`` holds). An analysis the corpus cannot
+    support (e.g. no step with a history) is listed under ``errors``; the rest goes on.
+
+    >>> import tempfile, os
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> out = tempfile.mkdtemp()
+    >>> s = build_report(make_synthetic_corpus(out + "/c", 30), out + "/r",
+    ...                  ReportConfig.quick_config(n_estimators=10))
+    >>> s["errors"], "index.html" in os.listdir(out + "/r")
+    ({}, True)
     """
     cfg = config or ReportConfig()
     out = Path(out)

@@ -88,7 +88,16 @@ def compare_models(
     steps: Sequence[int] | None = None,
     models: Sequence[str] = ("forest", "boosting"),
 ) -> pd.DataFrame:
-    """The random forest beside gradient boosting: :func:`rmse_vs_t` per model, stacked."""
+    """The random forest beside gradient boosting: :func:`rmse_vs_t` per model, stacked.
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> from weightcast.analysis import Experiment
+    >>> exp = Experiment(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 30), repeats=2,
+    ...                  n_estimators=10)
+    >>> compare_models(exp, ["lc"], [50])["model"].tolist()
+    ['forest', 'boosting']
+    """
     frames = [rmse_vs_t(source, sets, steps, model=m) for m in models]
     out = pd.concat(frames, ignore_index=True)
     out.attrs["skipped"] = [s for f in frames for s in f.attrs.get("skipped", [])]
@@ -107,6 +116,14 @@ def rmse_vs_n(
     training runs are nested, so the curve shows the effect of n alone. ``n_values``
     defaults to 6 values from a tenth of the largest n up to it; the largest n is the
     experiment's n. One row per (set, n) with the columns of :func:`rmse_vs_t`.
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> from weightcast.analysis import Experiment
+    >>> exp = Experiment(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 30), repeats=2,
+    ...                  n_estimators=10)
+    >>> rmse_vs_n(exp, 50, ["lc", "weights"], n_values=[5, 10])[["set", "n"]].values.tolist()
+    [['lc', 5], ['lc', 10], ['weights', 5], ['weights', 10]]
     """
     exp = as_experiment(source)
     t = int(t if t is not None else reference_step(exp.steps))

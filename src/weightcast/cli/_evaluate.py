@@ -27,7 +27,11 @@ def _names(values: Sequence[str]) -> list[str] | None:
 def _number(value: str | None) -> int | float | None:
     if value is None:
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except ValueError as exc:
+        msg = f"--n is a number of runs or a share in (0, 1), got {value!r}"
+        raise click.BadParameter(msg) from exc
     return int(number) if number >= 1 and number == int(number) else number
 
 

@@ -300,7 +300,14 @@ _STORES: weakref.WeakKeyDictionary[Corpus, FeatureStore] = weakref.WeakKeyDictio
 
 
 def store_for(corpus: CorpusLike | FeatureStore) -> FeatureStore:
-    """The (cached) :class:`FeatureStore` of a corpus, a path, or a store itself."""
+    """The (cached) :class:`FeatureStore` of a corpus, a path, or a store itself.
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> c = Corpus(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 3))
+    >>> store_for(c) is store_for(c)
+    True
+    """
     if isinstance(corpus, FeatureStore):
         return corpus
     if not isinstance(corpus, Corpus):

@@ -159,7 +159,9 @@ class Predictor(RegressorMixin, BaseEstimator):
             raise ValueError(f"need at least 2 runs to fit, got {arr.shape[0]}")
         with self._threads():
             self.estimator_ = self._make_estimator().fit(arr, target)
-        self._fit_data = (arr, target)
+        # kept only where predict_interval will need out-of-fold residuals
+        trees = hasattr(self.estimator_, "estimators_")
+        self._fit_data = None if trees else (arr, target)
         self._residuals: np.ndarray | None = None
         return self
 
@@ -200,6 +202,7 @@ class Predictor(RegressorMixin, BaseEstimator):
 
     def _cv_residuals(self) -> np.ndarray:
         if self._residuals is None:
+            assert self._fit_data is not None
             arr, target = self._fit_data
             folds = KFold(n_splits=min(5, len(target)), shuffle=True, random_state=0)
             with self._threads():

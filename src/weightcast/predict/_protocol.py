@@ -112,6 +112,14 @@ def cross_predict(
     Columns: repeat, run_id, y_true, y_pred, n_train, and with ``interval`` (a coverage) also
     lo, hi from ``predict_interval``. ``predictor`` (default :class:`Predictor()`) is cloned
     for every repeat.
+
+    >>> import tempfile
+    >>> from weightcast.corpus.testing import make_synthetic_corpus
+    >>> from weightcast.predict import assemble
+    >>> ds = assemble(make_synthetic_corpus(tempfile.mkdtemp() + "/c", 20), 20, 10, "weights")
+    >>> p = cross_predict(ds, 10, repeats=2, predictor=Predictor(n_estimators=10), interval=0.8)
+    >>> list(p.columns), p["repeat"].unique().tolist()
+    (['repeat', 'run_id', 'y_true', 'y_pred', 'n_train', 'lo', 'hi'], [0, 1])
     """
     base = Predictor() if predictor is None else predictor
     n_train = resolve_n(n, len(dataset), n_test=n_test)
@@ -199,6 +207,11 @@ def summarize(scores: pd.DataFrame, by: Iterable[str] = ("set", "t", "tau")) -> 
 
     Columns: the ``by`` columns, repeats, n_train, n_test, then ``<metric>_mean`` and
     ``<metric>_std`` for rmse, mae, r2, rho (std with ddof = 1; NaN for one repeat).
+
+    >>> s = pd.DataFrame({"set": "lc", "t": 10, "repeat": [0, 1], "n_train": 5, "n_test": 3,
+    ...                   "rmse": [0.1, 0.3]})
+    >>> summarize(s)[["set", "repeats", "rmse_mean"]].values.tolist()
+    [['lc', 2, 0.2]]
     """
     keys = [k for k in by if k in scores.columns]
     metrics = [m for m in ("rmse", "mae", "r2", "rho") if m in scores.columns]
