@@ -86,6 +86,10 @@ class CurveDisplay:
             positive = xs_all[xs_all > 0]
             linthresh = float(positive.min()) if positive.size else 1.0
             ax.set_xscale("symlog", linthresh=linthresh)
+            ticks = np.unique(xs_all[np.isfinite(xs_all)])
+            if len(ticks) <= 12:  # label the recorded steps themselves
+                ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+                ax.minorticks_off()
         ax.set_xlabel(self.xlabel or self.x)
         ax.set_ylabel(self.ylabel or self.y)
         if self.title:

@@ -498,7 +498,7 @@ def _findings(s: dict[str, Any], cfg: ReportConfig) -> list[str]:
             losses = [b for b in diffs if b["weights_vs_lc"] >= 0]
             if losses:
                 text += "; they trail it at t = " + ", ".join(
-                    f"{b['t']} (+{_pct(b['weights_vs_lc'])})" for b in losses
+                    f"{b['t']} ({100 * b['weights_vs_lc']:+.1f} %)" for b in losses
                 )
             lines.append(
                 text + ". (The paper: 10-33 % lower RMSE at every t, on Caffe runs of MNIST, "
