@@ -168,6 +168,27 @@ class Experiment:
             self._fitted[key] = (model, ds, train, test)
         return self._fitted[key]
 
+    def usable_runs(self, steps: Any = None) -> pd.DataFrame:
+        """Per step t: usable runs, runs left out because they diverged at or before t, and
+        runs left out for another reason (features or final accuracy not recorded)."""
+        runs = self.store.runs()
+        rows = []
+        for t in self.steps if steps is None else steps:
+            ds = self.dataset(int(t), "lc")
+            left = runs.loc[list(ds.missing)]
+            diverged = int(
+                ((left["status"] == "diverged") & (left["diverged_step"] <= int(t))).sum()
+            )
+            rows.append(
+                {
+                    "t": int(t),
+                    "usable": len(ds),
+                    "diverged_by_t": diverged,
+                    "other_missing": len(ds.missing) - diverged,
+                }
+            )
+        return pd.DataFrame(rows)
+
     def describe(self) -> dict[str, Any]:
         """The settings, as plain values (for reports)."""
         forest = self.models["forest"]

@@ -10,6 +10,7 @@ import pandas as pd
 from weightcast.analysis._experiment import as_experiment
 from weightcast.analysis._rmse import reference_step
 from weightcast.predict import Dataset, score_predictions, summarize
+from weightcast.predict._protocol import tagged
 
 __all__ = ["history_steps", "rmse_vs_history", "rmse_vs_tau"]
 
@@ -104,15 +105,11 @@ def rmse_vs_history(
             ("history", ds, ("history", label, feature_set, exp.tau)),
         ):
             scores = score_predictions(exp.predictions(d, key=key))
-            for col, value in (
-                ("history", label),
-                ("variant", variant),
-                ("tau", exp.tau),
-                ("t", int(t)),
-                ("set", feature_set),
-            ):
-                scores.insert(0, col, value)
-            frames.append(scores)
+            frames.append(
+                tagged(
+                    scores, set=feature_set, t=int(t), tau=exp.tau, variant=variant, history=label
+                )
+            )
     if not frames:
         raise ValueError(
             f"no step of {list(candidates)} has a recorded history of depth {depth} for "
@@ -154,9 +151,7 @@ def rmse_vs_tau(
                 continue
             for name in sets:
                 scores = exp.scores(t, name, tau=tau)
-                for col, value in (("tau", int(tau)), ("t", int(t)), ("set", name)):
-                    scores.insert(0, col, value)
-                frames.append(scores)
+                frames.append(tagged(scores, set=name, t=int(t), tau=int(tau)))
     if not frames:
         raise ValueError(f"no tau of {taus} is <= a step of {list(steps)}")
     return summarize(pd.concat(frames, ignore_index=True), by=("set", "t", "tau"))

@@ -106,22 +106,6 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _usable_runs(exp: Experiment, steps: Sequence[int]) -> pd.DataFrame:
-    rows = []
-    for t in steps:
-        ds = exp.dataset(t, "lc")
-        diverged = sum("diverged" in r for r in ds.missing.values())
-        rows.append(
-            {
-                "t": int(t),
-                "usable": len(ds),
-                "diverged_by_t": diverged,
-                "other_missing": len(ds.missing) - diverged,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def build_report(
     corpus: CorpusLike,
     out: str | Path,
@@ -176,7 +160,7 @@ def build_report(
         return name, run
 
     tasks = [
-        task("runs", lambda: _usable_runs(exp, steps)),
+        task("runs", lambda: exp.usable_runs(steps)),
         task("rmse_vs_t", lambda: rmse_vs_t(exp, cfg.sets, steps)),
         task("rmse_vs_n", lambda: rmse_vs_n(exp, t_ref, cfg.key_sets)),
         task(

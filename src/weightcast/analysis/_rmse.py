@@ -10,6 +10,7 @@ import pandas as pd
 
 from weightcast.analysis._experiment import as_experiment
 from weightcast.predict import FEATURE_SETS, feature_columns, score_predictions, summarize
+from weightcast.predict._protocol import tagged
 
 __all__ = [
     "PAPER_SETS",
@@ -69,11 +70,7 @@ def rmse_vs_t(
                 skipped.append((name, int(t), why))
                 continue
             scores = exp.scores(t, name, model=model)
-            scores.insert(0, "model", model)
-            scores.insert(0, "tau", exp.tau)
-            scores.insert(0, "t", int(t))
-            scores.insert(0, "set", name)
-            frames.append(scores)
+            frames.append(tagged(scores, set=name, t=int(t), tau=exp.tau, model=model))
     if not frames:
         out = pd.DataFrame(columns=["set", "t", "tau", "model", "repeats", "rmse_mean"])
     else:
@@ -141,11 +138,7 @@ def rmse_vs_n(
         for n in n_values:
             preds = exp.predictions(ds, n=int(n), n_test=n_test)
             scores = score_predictions(preds)
-            scores.insert(0, "n", int(n))
-            scores.insert(0, "tau", exp.tau)
-            scores.insert(0, "t", t)
-            scores.insert(0, "set", name)
-            frames.append(scores)
+            frames.append(tagged(scores, set=name, t=t, tau=exp.tau, n=int(n)))
     return summarize(pd.concat(frames, ignore_index=True), by=("set", "t", "tau", "n"))
 
 

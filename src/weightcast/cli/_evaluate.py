@@ -124,14 +124,11 @@ def evaluate_command(
     if not frames:
         raise click.ClickException(f"no feature set of {names} can be assembled at t = {ts}")
     table = pd.concat(frames, ignore_index=True)
-    missing = {}
-    for t in sorted(set(table["t"])):
-        ds = exp.dataset(int(t), "lc")
-        missing[str(t)] = {
-            "usable": len(ds),
-            "diverged": sum("diverged" in r for r in ds.missing.values()),
-            "other": sum("diverged" not in r for r in ds.missing.values()),
-        }
+    runs = exp.usable_runs(sorted(set(table["t"])))
+    missing = {
+        str(r.t): {"usable": r.usable, "diverged": r.diverged_by_t, "other": r.other_missing}
+        for r in runs.itertuples()
+    }
     if as_json:
         cols = ["set", "t", "tau", "n_train", "n_test", "repeats"]
         cols += [f"{m}_{s}" for m in ("rmse", "r2", "rho", "mae") for s in ("mean", "std")]

@@ -230,6 +230,15 @@ def summarize(scores: pd.DataFrame, by: Iterable[str] = ("set", "t", "tau")) -> 
     return out
 
 
+def tagged(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
+    """``frame`` with constant ``columns`` put first (labels of per-repeat scores).
+
+    >>> tagged(pd.DataFrame({"rmse": [0.1]}), set="lc", t=5).columns.tolist()
+    ['set', 't', 'rmse']
+    """
+    return frame.assign(**columns)[[*columns, *[c for c in frame.columns if c not in columns]]]
+
+
 def evaluate_sets(
     corpus: CorpusLike | FeatureStore,
     t: int | Sequence[int],
@@ -264,8 +273,5 @@ def evaluate_sets(
         for name in sets:
             ds = store.assemble(int(step), tau, name)
             scores = evaluate(ds, n, repeats=repeats, seed=seed, predictor=predictor)
-            scores.insert(0, "tau", tau)
-            scores.insert(0, "t", ds.t)
-            scores.insert(0, "set", name)
-            frames.append(scores)
+            frames.append(tagged(scores, set=name, t=ds.t, tau=tau))
     return pd.concat(frames, ignore_index=True)
