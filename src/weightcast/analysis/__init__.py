@@ -5,7 +5,9 @@ datasets and held-out predictions shared across analyses) or a corpus:
 
 - :func:`rmse_vs_t` (Fig. 3A), :func:`rmse_vs_n` + :func:`samples_needed` (3B),
   :func:`steps_needed` (3C);
-- :func:`feature_importance` + :func:`group_importance` (Fig. 4A raw vs delta, 4B by layer);
+- :func:`importance_by_group` (Fig. 4A raw vs delta, 4B by layer: each group's columns
+  shuffled together, :func:`grouped_permutation_importance`), :func:`feature_importance`
+  (one feature at a time; :func:`group_importance` sums those per group);
 - :func:`rmse_vs_history` (Fig. 5A), :func:`rmse_vs_tau` (5B);
 - :func:`max_correlation` (Fig. 6);
 - beyond the paper: :func:`compare_models` (forest vs gradient boosting), :func:`top_share`
@@ -29,7 +31,13 @@ from weightcast.analysis._correlation import max_correlation, spearman_columns
 from weightcast.analysis._display import BarDisplay, CurveDisplay
 from weightcast.analysis._experiment import Experiment, as_experiment
 from weightcast.analysis._history import history_steps, rmse_vs_history, rmse_vs_tau
-from weightcast.analysis._importance import feature_importance, group_importance, group_of
+from weightcast.analysis._importance import (
+    feature_importance,
+    group_importance,
+    group_of,
+    grouped_permutation_importance,
+    importance_by_group,
+)
 from weightcast.analysis._ranking import top_share
 from weightcast.analysis._report import ReportConfig, build_report
 from weightcast.analysis._rmse import (
@@ -54,7 +62,9 @@ __all__ = [
     "feature_importance",
     "group_importance",
     "group_of",
+    "grouped_permutation_importance",
     "history_steps",
+    "importance_by_group",
     "max_correlation",
     "reference_step",
     "rmse_vs_history",
