@@ -47,6 +47,24 @@ _STATES = {
 }
 
 
+def default_rung_steps(steps: Sequence[int], reduction_factor: int | None) -> tuple[int, ...]:
+    """The steps of the rung rule: from the third decision step on, spaced by at least the
+    reduction factor (as successive halving's rungs are), so that the cheap early steps are
+    left to the model and the rung rule is no harsher than successive halving.
+
+    >>> default_rung_steps((20, 50, 100, 200, 400), 3)
+    (100, 400)
+    >>> default_rung_steps((10, 20), 3)
+    (20,)
+    """
+    ordered = sorted({int(s) for s in steps})
+    rungs = [ordered[min(2, len(ordered) - 1)]]
+    for s in ordered:
+        if s >= rungs[-1] * (reduction_factor or 1) and s > rungs[-1]:
+            rungs.append(s)
+    return tuple(rungs)
+
+
 class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-defined]
     """Prune trials whose predicted final value cannot reach the top, from early weights.
 
@@ -92,6 +110,8 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         n_startup_trials: int = 5,
         min_train: int = 20,
         reduction_factor: int | None = 3,
+        rung_steps: Sequence[int] | None = None,
+        oob_check: bool = True,
         pseudo_labels: bool = True,
         exploration: float = 0.0,
         refit_growth: float = 0.1,
@@ -107,6 +127,8 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
                     f"(T=..., with fractions={tuple(fractions)!r}); got steps=None and T=None"
                 )
             steps = decision_steps(T, fractions)
+        if rung_steps is None:
+            rung_steps = default_rung_steps(steps, reduction_factor)
         self.config = PolicyConfig(
             steps=tuple(steps),
             features=features,
@@ -116,6 +138,8 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
             n_startup_trials=n_startup_trials,
             min_train=min_train,
             reduction_factor=reduction_factor,
+            rung_steps=tuple(rung_steps),
+            oob_check=oob_check,
             pseudo_labels=pseudo_labels,
             exploration=exploration,
             refit_growth=refit_growth,

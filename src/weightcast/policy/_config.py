@@ -30,11 +30,15 @@ class PolicyConfig:
       afterwards (``model_rung``); ``None`` turns the rung rule off;
     - ``model_rung``: once a model decides at a step, also rank its predictions (else only the
       interval rule prunes there);
+    - ``oob_check``: the model prunes at a step only if, out of bag, it ranks the best of its
+      training trials among the first ``max(top_k, n / reduction_factor)`` (else it waits for
+      more evidence);
+    - ``rung_steps``: the decision steps at which the rung rule may prune (None: all of them);
     - ``pseudo_labels``: pruned trials stay in the training data with a pseudo label;
     - ``exploration``: share of would-be-pruned trials that are let go on to the end (seeded);
-    - ``refit_growth``: a model is refitted when its completed trials changed, or when its
-      training rows (partial runs and pseudo-labelled ones included) grew by this fraction
-      since the last fit (0: on every new row);
+    - ``refit_growth``: a model is refitted only when its training trials changed (completed,
+      partial and pseudo-labelled ones), and then only once they grew by this fraction since
+      the last fit (0: on every change);
     - ``seed``: seed of the exploration draws and of the model.
 
     >>> PolicyConfig(steps=(10, 50)).features
@@ -54,6 +58,8 @@ class PolicyConfig:
     min_train: int = 20
     reduction_factor: int | None = 3
     model_rung: bool = True
+    oob_check: bool = True
+    rung_steps: tuple[int, ...] | None = None
     pseudo_labels: bool = True
     exploration: float = 0.0
     refit_growth: float = 0.1
@@ -61,6 +67,13 @@ class PolicyConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", check_steps(self.steps))
+        if self.rung_steps is not None:
+            rung = tuple(sorted(set(self.rung_steps)))
+            if not set(rung) <= set(self.steps):
+                raise ValueError(
+                    f"rung_steps must be decision steps {self.steps}, got rung_steps={rung!r}"
+                )
+            object.__setattr__(self, "rung_steps", rung)
         if self.features not in FEATURE_SETS:
             raise ValueError(
                 f"features must be one of {FEATURE_SETS}, got features={self.features!r}"

@@ -44,7 +44,6 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from weightcast.policy._config import PolicyConfig
 from weightcast.policy._curves import LC_COLUMNS
@@ -58,7 +57,10 @@ _MAX_IMPORTANCE_WEIGHT = 20.0
 
 
 class IntervalPredictor(Protocol):
-    """What the policy needs of a predictor (``weightcast.predict.Predictor`` fits)."""
+    """What the policy needs of a predictor (``weightcast.predict.Predictor`` fits).
+
+    It gets plain float arrays (rows x features, missing values as :data:`MISSING`).
+    """
 
     def fit(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -97,6 +99,24 @@ class _Fit:
     model: Any
     version: int
     residuals: np.ndarray | None
+    oob: np.ndarray | None = None  # out-of-bag predictions of the true-labelled rows
+    y_true: np.ndarray | None = None  # their labels
+
+    def missed_best(self, keep: int) -> bool:
+        """Whether, out of bag, the model ranks its best training trial below place ``keep``.
+
+        A forest cannot predict above the labels it has seen, so the best trial's out-of-bag
+        prediction is compared by rank with the other trials' (not by value with the target):
+        if the model does not even put the best run among the first ``keep`` it has not learned
+        to recognise good runs at this step yet, and is not trusted to prune there.
+        """
+        if self.oob is None or self.y_true is None or self.y_true.size < 2:
+            return False
+        ok = np.isfinite(self.oob)
+        if not ok[int(np.argmax(self.y_true))]:
+            return False
+        best = self.oob[int(np.argmax(self.y_true))]
+        return int((self.oob[ok] > best).sum()) >= keep
 
 
 def default_predictor(
@@ -204,7 +224,8 @@ class PruningPolicy:
         decision = None
         if len(completed) > 0:
             decision = self._model_decision(trial, others, completed, d, target_sign)
-        if decision is None:
+        if decision is None or decision.reason == "unsafe":
+            # no model here yet, or one that has not learnt to recognise good runs: the rung rule
             decision = self._rung_decision(trial, others, rungs)
         decision = Decision(**{**decision.__dict__, "rungs": rungs})
         if decision.prune and cfg.exploration > 0:
@@ -229,7 +250,10 @@ class PruningPolicy:
         eta = self.config.reduction_factor
         if eta is None or not rungs:
             return Decision(False, "continue", max(rungs) if rungs else None)
+        allowed = self.config.rung_steps
         for d, value in sorted(rungs.items()):
+            if allowed is not None and d not in allowed:
+                continue
             competing = [o.rungs[d] for o in others if d in o.rungs]
             if not rung_promotable(value, competing, eta):
                 return Decision(True, "rung", d, label=value, horizon=d)
@@ -317,9 +341,11 @@ class PruningPolicy:
         old = self._fits.get(key)
         completed = frozenset(ts.completed)
         n = len(ts.rows)
-        if old is not None and old.completed == completed:
-            if n == old.n_rows or n < old.n_rows * (1 + self.config.refit_growth):
-                return old
+        if old is not None:
+            if old.completed == completed and n == old.n_rows:
+                return old  # nothing changed
+            if n < old.n_rows * (1 + self.config.refit_growth):
+                return old  # not enough new rows yet
         columns: dict[str, None] = {}
         for names, _ in ts.rows:
             columns.update(dict.fromkeys(names))
@@ -335,14 +361,23 @@ class PruningPolicy:
         with warnings.catch_warnings():
             # a small forest leaves some rows without out-of-bag predictions: handled below
             warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
-            model.fit(pd.DataFrame(X, columns=list(cols)), y)
+            model.fit(X, y)
         _predict_in_one_thread(model)
         residuals = _oob_residuals(model, y)
+        oob = y_true = None
         if residuals is not None:
-            residuals = residuals[true & np.isfinite(residuals)]
+            y_true = y[true]
+            oob = (y - residuals)[true]
+            # the upper end protects good runs: calibrate it on the better half of the runs
+            # (the many hopeless runs are easy to predict and would make it far too narrow)
+            keep = true & np.isfinite(residuals)
+            if true.any():
+                upper_half = keep & (y >= np.median(y[true]))
+                keep = upper_half if upper_half.sum() >= 2 else keep
+            residuals = residuals[keep]
         self._version += 1
         self.n_fits += 1
-        fit = _Fit(completed, n, cols, model, self._version, residuals)
+        fit = _Fit(completed, n, cols, model, self._version, residuals, oob, y_true)
         self._fits[key] = fit
         return fit
 
@@ -357,12 +392,12 @@ class PruningPolicy:
         """Predicted value and upper end of the interval, cached per model, trial and input."""
         key = (d, fit.version, trial.number, hash(row[1].tobytes()))
         if key not in self._preds or math.isnan(self._preds[key][1]):
-            frame = pd.DataFrame(_matrix([row], fit.columns), columns=list(fit.columns))
+            frame = _matrix([row], fit.columns)
             mean = float(np.asarray(fit.model.predict(frame))[0])
             self._preds[key] = (mean, self._upper(fit, frame, mean))
         return self._preds[key]
 
-    def _upper(self, fit: _Fit, frame: pd.DataFrame, mean: float) -> float:
+    def _upper(self, fit: _Fit, frame: np.ndarray, mean: float) -> float:
         coverage = self.config.coverage
         if fit.residuals is not None and fit.residuals.size >= 2:
             return mean + max(float(np.quantile(fit.residuals, (1 + coverage) / 2)), 0.0)
@@ -382,9 +417,7 @@ class PruningPolicy:
             if key not in self._preds:
                 todo.append((key, row))
         if todo:
-            frame = pd.DataFrame(
-                _matrix([r for _, r in todo], fit.columns), columns=list(fit.columns)
-            )
+            frame = _matrix([r for _, r in todo], fit.columns)
             means = np.asarray(fit.model.predict(frame), dtype=float)
             for (key, _), mean in zip(todo, means, strict=True):
                 self._preds[key] = (float(mean), math.nan)
@@ -415,14 +448,23 @@ class PruningPolicy:
             elif h is None:
                 target = kth_best((o.value for o in completed), cfg.top_k)
             else:
-                at_h = (_value_at(o, h) for o in others)
-                target = kth_best((v for v in at_h if v is not None), cfg.top_k)
+                at_h = [v for v in (_value_at(o, h) for o in others) if v is not None]
+                k = cfg.top_k
+                if cfg.reduction_factor is not None:
+                    k = max(k, math.ceil(len(at_h) / cfg.reduction_factor))
+                target = kth_best(at_h, k)
             reason = "interval" if upper < target else "continue"
             eta = cfg.reduction_factor
-            if reason == "continue" and cfg.model_rung and eta is not None:
-                if not rung_promotable(mean, self._scores(fit, others, d), eta):
+            rank_here = cfg.rung_steps is None or d in cfg.rung_steps
+            if reason == "continue" and cfg.model_rung and eta is not None and rank_here:
+                scores = self._scores(fit, others, d)
+                if not rung_promotable(mean, scores, eta):
                     reason = "rank"
-            prune = reason != "continue"
+            if reason != "continue" and cfg.oob_check and fit.y_true is not None:
+                keep = max(cfg.top_k, math.ceil(fit.y_true.size / (eta or 1)))
+                if fit.missed_best(keep):
+                    reason = "unsafe"
+            prune = reason not in ("continue", "unsafe")
             return Decision(
                 prune,
                 reason,
