@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from weightcast.policy import PolicyConfig, PruningPolicy, TrialRecord
@@ -16,16 +15,16 @@ class StubPredictor:
     """Predicts 'lc.val_acc.last' * 2 (the synthetic curves below reach half their final value
     at step 10), interval +-0.05; remembers what it was fitted on."""
 
-    fitted: list[tuple[pd.DataFrame, np.ndarray]] = []
+    fitted: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def fit(self, X: pd.DataFrame, y: Any) -> StubPredictor:
+    def fit(self, X: np.ndarray, y: Any) -> StubPredictor:
         StubPredictor.fitted.append((X, np.asarray(y)))
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return 2 * X["lc.val_acc.last"].to_numpy()
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return 2 * X[:, 0]  # the first column is lc.val_acc.last
 
-    def predict_interval(self, X: pd.DataFrame, coverage: float = 0.8) -> tuple[Any, Any]:
+    def predict_interval(self, X: np.ndarray, coverage: float = 0.8) -> tuple[Any, Any]:
         p = self.predict(X)
         return p - 0.05, p + 0.05
 
@@ -139,8 +138,14 @@ def test_partial_runs_give_a_horizon_before_enough_trials_complete() -> None:
     assert d.horizon == 100
     X, y = StubPredictor.fitted[-1]
     assert sorted(y.tolist()) == [0.4, 0.5, 0.6, 0.9]
-    assert d.target == 0.9  # best value at step 100
-    assert d.prune and d.upper == pytest.approx(0.65)
+    # the target at a partial horizon is successive halving's: the value at step 100 that keeps
+    # the top third (here the 2nd best of four), or the top_k-th best if that is lower
+    assert d.target == 0.6 and d.upper == pytest.approx(0.65) and not d.prune
+    strict = policy(
+        steps=(10, 100), min_train=3, top_k=1, n_startup_trials=1, reduction_factor=None
+    )
+    d = strict.decide(rec(5, "running", values=[0.3], last=10), others)
+    assert (d.horizon, d.target, d.prune) == (100, 0.9, True)
 
 
 def test_pseudo_labels_keep_pruned_trials_in_the_training_data() -> None:
@@ -193,3 +198,37 @@ def test_exploration_lets_a_seeded_share_go_on() -> None:
     assert explored == again
     explored_trial = rec(7, "running", values=[0.0], last=10, explored=True)
     assert policy(min_train=3).decide(explored_trial, others).reason == "explore"
+
+
+def test_rung_rule_only_at_its_steps() -> None:
+    p = policy(steps=(10, 20), rung_steps=(20,), min_train=50)
+    done = [rec(i, "complete", f, rungs={10: f / 2}) for i, f in enumerate((0.9, 0.8))]
+    low = rec(5, "running", values=[0.1], last=10)
+    assert p.decide(low, done).reason == "continue"
+    with pytest.raises(ValueError, match=r"rung_steps=\(5,\)"):
+        PolicyConfig(steps=(10, 20), rung_steps=(5,))
+
+
+class OOBStub(StubPredictor):
+    """The stub with out-of-bag predictions that miss the best training trial."""
+
+    def fit(self, X: np.ndarray, y: Any) -> OOBStub:
+        super().fit(X, y)
+        y = np.asarray(y, dtype=float)
+        self.oob_prediction_ = np.where(y == y.max(), 0.0, y)  # the best one predicted at 0
+        return self
+
+
+def test_oob_check_keeps_the_model_from_pruning_when_it_missed_the_best() -> None:
+    finals = (0.9, 0.8, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3)
+    done = [rec(i, "complete", f) for i, f in enumerate(finals)]
+    trial = rec(20, "running", values=[0.2], last=10)  # predicted 0.4
+    cfg = {"steps": (10,), "features": "lc", "min_train": 3, "top_k": 2, "model_rung": False}
+    checked = PruningPolicy(PolicyConfig(**cfg), OOBStub)
+    d = checked.decide(trial, done)  # not trusted: the rung rule decides (no rungs recorded)
+    assert (d.prune, d.reason) == (False, "continue")
+    unchecked = PruningPolicy(PolicyConfig(**cfg, oob_check=False), OOBStub)
+    d = unchecked.decide(trial, done)
+    assert (d.prune, d.reason) == (True, "interval")
+    # residuals out of bag: 0 for nine trials, 0.9 for the best: their 90 % quantile is 0.09
+    assert d.upper == pytest.approx(0.4 + 0.09)
