@@ -8,11 +8,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from weightcast.features._stats import (
+    SCRATCH,
     STATS,
     SUMMARIES,
+    RowBlocks,
     _sorted_row_stats,
+    blocks_row_stats,
     global_ranks,
     ks_counts,
+    ks_counts_dense,
+    ks_counts_rows,
     summarize,
 )
 
@@ -45,6 +50,20 @@ MAX_ABS_WEIGHT = 1e50
 
 _GROUPS_CONV = ("in", "out", "kernel")
 _GROUPS_FC = ("in", "out")
+
+# Layers of up to this many weights take the one-pass path (_small_layer_vector): all
+# their rows in one layout, the in and out KS in one search. Larger layers are computed
+# group by group, in blocks of bounded memory. Both give the same numbers, bit for bit.
+_SMALL_LAYER = 1 << 16
+# Up to this much work (values of the in and out rows x their number of rows), the KS
+# distances of a small layer come from a dense table of cumulative counts.
+_KS_DENSE_MAX = 1 << 15
+# The KS grid of a small layer: coarse buckets of about 4 values of a row, in fine
+# buckets of half a value (rows up to _KS_SHORT_ROWS values) or one value (longer rows);
+# pairs in chunks of _KS_SMALL_CHUNK (cols x pairs) entries, which keeps the work
+# arrays small. Tuned on the digits networks; the distances are exact whatever they are.
+_KS_SHORT_ROWS = 400
+_KS_SMALL_CHUNK = 1 << 15
 
 
 class NonFiniteWeightsError(ValueError):
@@ -164,6 +183,13 @@ def layer_features(W: ArrayLike, *, name: str = "layer") -> dict[str, float]:
 
 def _layer_vector(W: NDArray[np.float64]) -> NDArray[np.float64]:
     """The features of a validated float64 layer, as a vector in name order."""
+    if W.size <= _SMALL_LAYER:
+        return _small_layer_vector(W)
+    return _large_layer_vector(W)
+
+
+def _large_layer_vector(W: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`_layer_vector` group by group (in bounded memory, for large layers)."""
     conv = W.ndim == 4
     n_out, n_in = W.shape[:2]
     k = W.size // (n_out * n_in)
@@ -184,6 +210,132 @@ def _layer_vector(W: NDArray[np.float64]) -> NDArray[np.float64]:
         ia, ib = unit_pairs(rows.shape[0])
         parts.append(summarize(ks_counts(rows, flat.size, ia, ib) / rows.shape[1]).ravel())
     return np.concatenate(parts)
+
+
+class _LayerPlan:
+    """Everything about a small layer that depends only on its shape (cached per shape).
+
+    The rows of all groups form one :class:`RowBlocks` layout: ``all`` (the sorted
+    weights), then the ``in`` and ``out`` rows (longer first), sorted together as
+    composite keys ``row << bits | rank``, then the kernels (no longer than either),
+    sorted as values.
+    """
+
+    def __init__(self, n_out: int, n_in: int, k: int, conv: bool) -> None:
+        n = n_out * n_in * k
+        groups = {"all": (1, n), "in": (n_in, n_out * k), "out": (n_out, n_in * k)}
+        order = ["all", *sorted(("in", "out"), key=lambda g: -groups[g][1])]
+        if conv:
+            groups["kernel"] = (n_out * n_in, k)
+            order.append("kernel")
+        # _large_layer_vector's in rows of a layer with 1x1 kernels are Fortran-ordered
+        # (a view of the transposed weights): store them so, for the same sums.
+        self.layout = L = RowBlocks(
+            tuple((*groups[g], g == "in" and k == 1) for g in order),
+            searchable=1 + n_in + n_out,
+        )
+        self.rows = {g: (L.blocks[i][0], L.blocks[i][1]) for i, g in enumerate(order)}
+        self.transposed = [(v0 - n, rows, m) for _, rows, m, v0, t in L.blocks if t]
+        self.bits = bits = int(n - 1).bit_length()
+        fits = ((1 + n_in + n_out) << bits) < np.iinfo(np.int32).max
+        self.key_dtype = np.dtype(np.int32 if fits else np.int64)
+        # The row (in the layout) of weight W.ravel()[i] as an in and as an out unit, shifted.
+        o, c = np.divmod(np.arange(n, dtype=np.int64) // k, n_in)
+        unit = {"in": c, "out": o}
+        self.key_base = np.stack([(unit[g] + self.rows[g][0]) << bits for g in order[1:3]]).astype(
+            self.key_dtype
+        )
+        self.mask = (1 << bits) - 1
+        self.kernel_values = (3 * n, 4 * n) if conv else None
+        # KS: the in and out rows, 2 n values in the ranks of the rows after "all"; their
+        # pairs, numbered in that span.
+        self.ks_order = ks_groups = order[1:3]
+        n_rows = n_in + n_out
+        self.ks_starts = np.append(L.row_start[1 : 1 + n_rows] - n, 2 * n)
+        self.ks_m = {g: groups[g][1] for g in ks_groups}
+        self.ks_units = max(n_in, n_out)
+        self.ks_n_pairs = [len(unit_pairs(groups[g][0])[0]) for g in ks_groups]
+        self.ks_a, self.ks_b = (
+            np.concatenate([unit_pairs(groups[g][0])[i] + self.rows[g][0] - 1 for g in ks_groups])
+            for i in (0, 1)
+        )
+        self.ks_row_of = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(self.ks_starts))
+        # (row0, rows, m, v0) of each group in that span, for the dense table
+        self.ks_groups = [
+            (self.rows[g][0] - 1, groups[g][0], groups[g][1], int(L.row_start[self.rows[g][0]]) - n)
+            for g in ks_groups
+        ]
+        self.ks_dense = 2 * n * n_rows <= _KS_DENSE_MAX
+        short = max(self.ks_m.values()) <= _KS_SHORT_ROWS
+        self.ks_level_bits, self.ks_fine_offset = (3, -1) if short else (2, 0)
+        for value in (self.key_base, self.ks_starts, self.ks_a, self.ks_b, self.ks_row_of):
+            value.flags.writeable = False
+
+
+@lru_cache(maxsize=32)
+def _plan(n_out: int, n_in: int, k: int, conv: bool) -> _LayerPlan:
+    return _LayerPlan(n_out, n_in, k, conv)
+
+
+def _small_layer_vector(W: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`_layer_vector` of a small layer: every group's rows in one pass."""
+    conv = W.ndim == 4
+    n_out, n_in = W.shape[:2]
+    k = W.size // (n_out * n_in)
+    plan = _plan(n_out, n_in, k, conv)
+    L = plan.layout
+    n = W.size
+    flat = np.ascontiguousarray(W).reshape(-1)
+    ranks, values = global_ranks(flat)
+    K = SCRATCH.get("keys", 2 * n, plan.key_dtype)
+    np.add(plan.key_base, ranks, out=K.reshape(2, n), casting="unsafe")
+    K.sort()
+    # the in and out rows, each sorted
+    row_ranks = np.bitwise_and(K, plan.mask, out=SCRATCH.get("row_ranks", 2 * n, np.intp))
+    F = SCRATCH.get("values", L.size, np.float64)
+    F[:n] = values
+    np.take(values, row_ranks, out=F[n : 3 * n])
+    for v0, rows, m in plan.transposed:
+        seg = row_ranks[v0 : v0 + rows * m].reshape(rows, m).T
+        np.take(values, seg, out=F[n + v0 : n + v0 + rows * m].reshape(m, rows))
+    if conv:
+        kernels = F[3 * n :]
+        kernels[:] = flat
+        kernels.reshape(n_out * n_in, k).sort(axis=1)
+    G = blocks_row_stats(F, L, K, plan.bits)
+
+    out = np.empty(218 if conv else 153, dtype=np.float64)
+    out[:13] = G[0]
+    at = 13
+    for g in _GROUPS_CONV if conv else _GROUPS_FC:
+        row0, rows = plan.rows[g]
+        out[at : at + 65] = summarize(G[row0 : row0 + rows]).ravel()
+        at += 65
+    counts: list[NDArray[np.int64]]
+    if plan.ks_dense:
+        D = ks_counts_dense(row_ranks, plan.ks_row_of, n, plan.ks_groups)
+        counts = []
+        for (_, rows, _, _), Dg in zip(plan.ks_groups, D, strict=True):
+            ia, ib = unit_pairs(rows)
+            counts.append(np.maximum(Dg[ia, ib], Dg[ib, ia]).astype(np.int64))
+    else:
+        both = ks_counts_rows(
+            row_ranks,
+            plan.ks_starts,
+            n,
+            plan.ks_a,
+            plan.ks_b,
+            n_units=plan.ks_units,
+            level_bits=plan.ks_level_bits,
+            fine_offset=plan.ks_fine_offset,
+            pair_chunk=_KS_SMALL_CHUNK,
+        )
+        counts = np.split(both, [plan.ks_n_pairs[0]])
+    per_group = dict(zip(plan.ks_order, counts, strict=True))
+    for g in ("in", "out"):
+        out[at : at + 5] = summarize(per_group[g] / plan.ks_m[g]).ravel()
+        at += 5
+    return out
 
 
 @lru_cache(maxsize=16)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -94,22 +95,33 @@ def network_features(
             f"{shapes}; pass weights in PyTorch layout, e.g. weightcast.torch.layer_weights(model)"
         )
     current = {name: check_weights(layers[name], name) for name in dict.fromkeys(selected.values())}
-    out: dict[str, float] = {}
-    for part in PARTS:
-        if part not in parts:
-            continue
+    wanted = tuple(part for part in PARTS if part in parts)
+    vectors: list[NDArray[np.float64]] = []
+    for part in wanted:
         done: dict[str, NDArray[np.float64]] = {}  # original layer name -> feature vector
-        for canonical, name in selected.items():
+        for name in selected.values():
             if name not in done:
                 W = current[name]
                 if part == "delta":
                     assert previous is not None
                     W = W - _previous_layer(name, W.shape, previous)
                 done[name] = _layer_vector(W)
-            prefix = f"{canonical}.{part}."
-            names = _names(current[name].ndim == 4)
-            out.update(zip([prefix + f for f in names], done[name].tolist(), strict=True))
-    return out
+            vectors.append(done[name])
+    layout = tuple((canonical, current[name].ndim == 4) for canonical, name in selected.items())
+    keys = _output_names(layout, wanted)
+    return dict(zip(keys, np.concatenate(vectors).tolist(), strict=True))
+
+
+@lru_cache(maxsize=64)
+def _output_names(layout: tuple[tuple[str, bool], ...], parts: tuple[str, ...]) -> tuple[str, ...]:
+    """``<layer>.<part>.<feature>`` for the canonical layers ``layout`` (name, is a
+    convolution), part by part: the keys of :func:`network_features`, in its order."""
+    return tuple(
+        f"{canonical}.{part}.{feature}"
+        for part in parts
+        for canonical, conv in layout
+        for feature in _names(conv)
+    )
 
 
 def _previous_layer(
