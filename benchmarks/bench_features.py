@@ -14,6 +14,10 @@ statistic without ks_2samp's slow exact p-value). Where the loop would take long
 runs on the first units, kernels and pairs of each group only and is extrapolated
 linearly to all of them; the output marks those rows. Above ``KS_MAX_UNITS`` units
 both sides use the same ``KS_SAMPLE_PAIRS`` sampled pairs.
+
+Then it prints the CPU time of one ``network_features`` call on networks of the
+``digits`` preset (what ``FeatureRecorder`` computes at each recorded step): raw
+features only, and raw plus delta (the change since an earlier step).
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ from collections.abc import Callable
 import numpy as np
 import scipy.stats
 
-from weightcast.features import KS_MAX_UNITS, KS_SAMPLE_PAIRS, N_BINS, layer_features, unit_pairs
+from weightcast.features import (
+    KS_MAX_UNITS,
+    KS_SAMPLE_PAIRS,
+    N_BINS,
+    layer_features,
+    network_features,
+    unit_pairs,
+)
 
 SHAPES: list[tuple[int, ...]] = [
     (16, 1, 5, 5),
@@ -35,6 +46,51 @@ SHAPES: list[tuple[int, ...]] = [
     (10, 512),
     (512, 4096),
 ]
+
+
+# Networks of the digits preset (8x8 inputs, three convolutions, one fc layer): the
+# brief's mix of widths, and the largest configuration (32 filters of 5x5).
+DIGITS_NETWORKS: dict[str, list[tuple[int, ...]]] = {
+    "digits 16x1x3x3, 32x16x3x3, 32x32x3x3, fc 10x32": [
+        (16, 1, 3, 3),
+        (32, 16, 3, 3),
+        (32, 32, 3, 3),
+        (10, 32),
+    ],
+    "digits 32x1x5x5, 32x32x5x5 (x2), fc 10x32": [
+        (32, 1, 5, 5),
+        (32, 32, 5, 5),
+        (32, 32, 5, 5),
+        (10, 32),
+    ],
+}
+
+
+def network_times(shapes: list[tuple[int, ...]], repeats: int) -> tuple[float, float]:
+    """Best CPU seconds per ``network_features`` call: raw only, and raw plus delta.
+
+    Weights as the recorder passes them: float64 copies of float32 weights, the
+    previous ones a small step away.
+    """
+    rng = np.random.default_rng(1)
+    now = {f"layer{i}": rng.normal(0, 0.1, size=s).astype(np.float32) for i, s in enumerate(shapes)}
+    before = {k: (v + rng.normal(0, 0.01, size=v.shape)).astype(np.float32) for k, v in now.items()}
+    now64 = {k: v.astype(np.float64) for k, v in now.items()}
+    before64 = {k: v.astype(np.float64) for k, v in before.items()}
+    best = []
+    for call in (
+        lambda: network_features(now64, parts=("raw",)),
+        lambda: network_features(now64, before64),
+    ):
+        call()  # warm-up: caches per layer shape
+        per_call = float("inf")
+        for _ in range(repeats):
+            start = time.process_time()
+            for _ in range(10):
+                call()
+            per_call = min(per_call, (time.process_time() - start) / 10)
+        best.append(per_call)
+    return best[0], best[1]
 
 
 def plain_g(x: np.ndarray) -> list[float]:
@@ -141,6 +197,11 @@ def main() -> None:
         "* plain loop timed on the first units, kernels and pairs of each group within the "
         "budget, then extrapolated linearly to all of them"
     )
+    print("\nnetwork_features per call (CPU, best of the repeats of 10 calls)")
+    print(f"{'network':<50} {'raw':>9} {'raw+delta':>10}")
+    for name, shapes in DIGITS_NETWORKS.items():
+        raw, both = network_times(shapes, args.repeats)
+        print(f"{name:<50} {raw * 1e3:>6.2f} ms {both * 1e3:>7.2f} ms")
 
 
 if __name__ == "__main__":

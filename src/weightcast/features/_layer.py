@@ -246,7 +246,6 @@ class _LayerPlan:
             self.key_dtype
         )
         self.mask = (1 << bits) - 1
-        self.kernel_values = (3 * n, 4 * n) if conv else None
         # KS: the in and out rows, 2 n values in the ranks of the rows after "all"; their
         # pairs, numbered in that span.
         self.ks_order = ks_groups = order[1:3]
@@ -259,20 +258,24 @@ class _LayerPlan:
             np.concatenate([unit_pairs(groups[g][0])[i] + self.rows[g][0] - 1 for g in ks_groups])
             for i in (0, 1)
         )
-        self.ks_row_of = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(self.ks_starts))
         # (row0, rows, m, v0) of each group in that span, for the dense table
         self.ks_groups = [
             (self.rows[g][0] - 1, groups[g][0], groups[g][1], int(L.row_start[self.rows[g][0]]) - n)
             for g in ks_groups
         ]
         self.ks_dense = 2 * n * n_rows <= _KS_DENSE_MAX
+        self.ks_row_of = (  # the row of each value, for the dense table only
+            np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(self.ks_starts))
+            if self.ks_dense
+            else np.empty(0, dtype=np.int64)
+        )
         short = max(self.ks_m.values()) <= _KS_SHORT_ROWS
         self.ks_level_bits, self.ks_fine_offset = (3, -1) if short else (2, 0)
         for value in (self.key_base, self.ks_starts, self.ks_a, self.ks_b, self.ks_row_of):
             value.flags.writeable = False
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=16)
 def _plan(n_out: int, n_in: int, k: int, conv: bool) -> _LayerPlan:
     return _LayerPlan(n_out, n_in, k, conv)
 

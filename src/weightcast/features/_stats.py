@@ -221,8 +221,8 @@ class RowBlocks:
         self.m = lens.astype(np.float64)
         #: where each row starts when the rows are stored one after the other
         self.row_start = np.concatenate(([0], np.cumsum(lens)[:-1]))
-        # Index in the layout of value j of every row (j: a row vector, one per row,
-        # or a scalar), and the row of every value of the layout.
+        # Index in the layout of the first value of every row, the stride of its
+        # values, and the row of every value of the layout.
         stride = np.ones(self.n_rows, dtype=np.int64)
         first = self.row_start.copy()
         row_of = []
@@ -236,7 +236,7 @@ class RowBlocks:
                 row_of.append(np.repeat(r + row0, m))
         self.first = first
         self.last = first + (lens - 1) * stride
-        self.row_of = np.concatenate(row_of)
+        row_of_value = np.concatenate(row_of)
         # numpy.quantile's "linear" method: a + (b - a) * gamma, or b - (b - a) * (1 - gamma)
         virtual = (lens - 1)[None, :] * np.array(_QUANTILES)[:, None]
         prev = np.floor(virtual).astype(np.int64)
@@ -267,8 +267,8 @@ class RowBlocks:
             if self.split < len(self.blocks)
             else (self.n_rows, self.size)
         )
-        self.tail_row = self.row_of[self.v_split :]
-        self.tail_key = (self.tail_row - self.r_split) * N_BINS
+        # bin-count key offset of the values from v_split on: (row - r_split) * 32
+        self.tail_key = (row_of_value[self.v_split :] - self.r_split) * N_BINS
         for value in vars(self).values():
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
@@ -671,7 +671,7 @@ def ks_counts_rows(
     if ia.size == 0:
         return out
     grid = _KsGrid(ranks, starts, n_values, n_units, level_bits, fine_offset)
-    step = max(64, pair_chunk // grid.coarse.shape[1])
+    step = max(256, pair_chunk // grid.coarse.shape[1])
     if ia.size <= step:
         return grid.pair_counts(ia, ib)
     # bounds chunk by chunk, then one merge for the fine buckets of all chunks
