@@ -13,6 +13,12 @@ rows' counts in that bucket allow (an upper bound). Only the buckets whose upper
 bound beats the pair's lower bound are refined, first on an 8 times finer grid and
 then by merging the two rows' values inside the bucket, tie groups processed
 together, exactly as ``scipy.stats.ks_2samp`` counts them.
+
+For small layers the rows of all groups are stored in one :class:`RowBlocks` layout
+and their statistics computed in one pass (:func:`blocks_row_stats`), with the same
+floating-point operations value by value, so the same bits, as row by row; work
+arrays come from per-thread :data:`SCRATCH` buffers, since fresh arrays of a few
+hundred kilobytes cost more in page faults than in arithmetic.
 """
 
 from __future__ import annotations
