@@ -47,7 +47,7 @@ _POLICIES = ("none", "median", "sha", "hyperband", "wc-lc", "wc-weights", "wc-al
     "--steps",
     default=None,
     help="Comma-separated decision steps of weightcast's pruner (feature steps of the corpus; "
-    "default: 2, 5, 10, 20 and 40 % of T, snapped to them).",
+    "default: 1, 2, 5, 10, 20 and 40 % of T, snapped to them).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the orders.")
 @click.option(

@@ -33,6 +33,9 @@ from weightcast.policy._policy import default_predictor
 
 optuna = require("optuna")
 
+LATE_RUNG_FRACTIONS: tuple[float, ...] = (0.6, 0.8)
+"""Rungs after the last decision step, as fractions of T (rung rule on reported values)."""
+
 if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial
@@ -47,49 +50,50 @@ _STATES = {
 }
 
 
-def default_rung_steps(steps: Sequence[int], reduction_factor: int | None) -> tuple[int, ...]:
-    """The steps of the rung rule: from the third decision step on, spaced by at least the
-    reduction factor (as successive halving's rungs are), so that the cheap early steps are
-    left to the model and the rung rule is no harsher than successive halving.
+def default_rung_steps(steps: Sequence[int], T: int | None) -> tuple[int, ...]:  # noqa: N803
+    """The steps of the rung rule: every decision step, and 60 % and 80 % of ``T`` if known.
 
-    >>> default_rung_steps((20, 50, 100, 200, 400), 3)
-    (100, 400)
-    >>> default_rung_steps((10, 20), 3)
-    (20,)
+    The late rungs need no features (the rung rule ranks reported values), so they stop
+    mediocre survivors of the last decision step the way successive halving's last rungs do.
+
+    >>> default_rung_steps((10, 20, 50, 100, 200, 400), 1000)
+    (10, 20, 50, 100, 200, 400, 600, 800)
+    >>> default_rung_steps((5, 10), None)
+    (5, 10)
     """
-    ordered = sorted({int(s) for s in steps})
-    rungs = [ordered[min(2, len(ordered) - 1)]]
-    for s in ordered:
-        if s >= rungs[-1] * (reduction_factor or 1) and s > rungs[-1]:
-            rungs.append(s)
-    return tuple(rungs)
+    late = () if T is None else tuple(round(f * T) for f in LATE_RUNG_FRACTIONS)
+    return tuple(sorted({int(s) for s in steps} | {s for s in late if s > max(steps)}))
 
 
 class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-defined]
     """Prune trials whose predicted final value cannot reach the top, from early weights.
 
-    At each decision step (``steps``, or ``fractions`` of the training length ``T``) the
-    pruner predicts a trial's final value from what :class:`TrialReporter` stored at that step
-    (weight features of W(t) and W(t) - W(t - tau), a training-loss summary) and from the
-    reported learning curve, and prunes the trial when the upper end of the ``coverage``
-    prediction interval is below the target: the ``top_k``-th best completed value, or
-    ``target``. Diverged trials (non-finite values, loss or weights) are pruned at once.
-    Before ``n_startup_trials`` have completed nothing else is pruned; until ``min_train``
-    finished trials have features at a step, a rung rule decides there (asynchronous
-    successive halving with ``reduction_factor`` on the reported values). Pruned trials stay
-    in the training data with a pseudo label, and ``exploration`` lets a seeded share of
-    would-be-pruned trials run to the end (see :mod:`weightcast.policy._policy`).
+    At each decision step (``steps``, or ``fractions`` of the training length ``T``: 1, 2, 5,
+    10, 20 and 40 %) a random forest predicts a trial's final value from what
+    :class:`TrialReporter` stored at that step (weight features of W(t) and W(t) - W(t - tau),
+    training-loss and validation summaries, and for ``"all"`` the hyperparameters) and the
+    trial is stopped when the upper end of the ``coverage`` prediction interval is below the
+    target (the ``top_k``-th best completed value, or ``target``), or when its prediction is
+    not among the best of the predictions for the trials that reached the step. Diverged
+    trials (non-finite values, loss or weights) are pruned at once. Nothing else is pruned
+    before ``n_startup_trials`` have completed; until the model has ``min_train`` trials to
+    learn from at a step, or where it does not yet rank the best run near the top out of bag,
+    a rung rule decides (asynchronous successive halving on the reported values, at the
+    decision steps and at 60 and 80 % of ``T``). Pruned trials stay in the training data with
+    a pseudo label, and ``exploration`` lets a seeded share of would-be-pruned trials run to the
+    end. The details are in :mod:`weightcast.policy._policy`.
 
     ``features``: ``"lc"`` (learning curve only), ``"weights"``, ``"weights+lc"`` or
-    ``"all"`` (weights, curve and hyperparameters). The model is refitted only when the set of
-    completed trials changed (``refit_growth`` > 0 refits less often still). All state lives in
+    ``"all"`` (weights, curve and hyperparameters). A model is refitted only when its training
+    trials changed, and then only once they grew by ``refit_growth`` (10 %). All state lives in
     the study's storage, so any number of workers and machines can share a study; each process
-    keeps its own cache of models.
+    keeps its own cache of models. Without the reporter (plain ``trial.report``) the pruner has
+    no features and acts as the rung rule alone.
 
     >>> import optuna
     >>> pruner = WeightcastPruner("lc", T=1000)
     >>> pruner.decision_steps
-    (20, 50, 100, 200, 400)
+    (10, 20, 50, 100, 200, 400)
     >>> study = optuna.create_study(direction="maximize", pruner=pruner)
     >>> WeightcastPruner(coverage=2.0, T=1000)
     Traceback (most recent call last):
@@ -107,7 +111,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         coverage: float = 0.8,
         top_k: int = 3,
         target: float | None = None,
-        n_startup_trials: int = 5,
+        n_startup_trials: int = 2,
         min_train: int = 20,
         reduction_factor: int | None = 3,
         rung_steps: Sequence[int] | None = None,
@@ -128,7 +132,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
                 )
             steps = decision_steps(T, fractions)
         if rung_steps is None:
-            rung_steps = default_rung_steps(steps, reduction_factor)
+            rung_steps = default_rung_steps(steps, T)
         self.config = PolicyConfig(
             steps=tuple(steps),
             features=features,

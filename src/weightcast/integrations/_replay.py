@@ -137,6 +137,7 @@ def policy_variants(
         features = policy[3:]
         kwargs = {
             "steps": tuple(steps),
+            "T": T,
             "n_estimators": n_estimators,
             "n_jobs": n_jobs,
             "seed": seed,

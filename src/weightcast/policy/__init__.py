@@ -31,6 +31,7 @@ from weightcast.policy._rules import (
     decision_steps,
     explore_draw,
     kth_best,
+    rung_factors,
     rung_promotable,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "loss_summary",
     "order_metrics",
     "run_cost",
+    "rung_factors",
     "rung_promotable",
     "summarize",
     "val_summary",

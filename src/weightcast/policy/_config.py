@@ -25,15 +25,17 @@ class PolicyConfig:
       completed (the warm-up);
     - ``min_train``: rows needed at a decision step before the model decides there; until then
       the rung rule does (the cold start);
-    - ``reduction_factor``: the rung rule keeps the top ``1 / reduction_factor`` at each decision
-      step (ASHA): on the reported values until a model exists, on the model's predictions
-      afterwards (``model_rung``); ``None`` turns the rung rule off;
+    - ``reduction_factor``: the rung rule keeps the top ``1 / eta`` at each rung (ASHA), on the
+      reported values until a model exists, on the model's predictions afterwards
+      (``model_rung``); ``eta`` is ``reduction_factor`` at rungs that far apart and less at
+      denser rungs (:func:`~weightcast.policy.rung_factors`); ``None`` turns the rule off;
     - ``model_rung``: once a model decides at a step, also rank its predictions (else only the
       interval rule prunes there);
     - ``oob_check``: the model prunes at a step only if, out of bag, it ranks the best of its
       training trials among the first ``max(top_k, n / reduction_factor)`` (else it waits for
       more evidence);
-    - ``rung_steps``: the decision steps at which the rung rule may prune (None: all of them);
+    - ``rung_steps``: the steps at which the rung rule may prune (None: the decision steps);
+      they may go beyond the decision steps (the rung rule needs reported values only);
     - ``pseudo_labels``: pruned trials stay in the training data with a pseudo label;
     - ``exploration``: share of would-be-pruned trials that are let go on to the end (seeded);
     - ``refit_growth``: a model is refitted only when its training trials changed (completed,
@@ -54,7 +56,7 @@ class PolicyConfig:
     coverage: float = 0.8
     top_k: int = 3
     target: float | None = None
-    n_startup_trials: int = 5
+    n_startup_trials: int = 2
     min_train: int = 20
     reduction_factor: int | None = 3
     model_rung: bool = True
@@ -68,11 +70,7 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", check_steps(self.steps))
         if self.rung_steps is not None:
-            rung = tuple(sorted(set(self.rung_steps)))
-            if not set(rung) <= set(self.steps):
-                raise ValueError(
-                    f"rung_steps must be decision steps {self.steps}, got rung_steps={rung!r}"
-                )
+            rung = check_steps(self.rung_steps)
             object.__setattr__(self, "rung_steps", rung)
         if self.features not in FEATURE_SETS:
             raise ValueError(

@@ -1,36 +1,45 @@
-"""The pruning decision: diverged -> warm-up -> model (prediction interval) or rung fallback.
+"""The pruning decision: diverged -> warm-up -> model (interval and rank rules) or rung rule.
 
-How a decision is made for a trial that has reached step ``s`` (``d`` = the latest decision step
-at or before ``s``):
+How a decision is made for a trial that has reached step ``s`` (``d`` = the latest decision
+step at or before ``s``, where the reporter stored the trial's features):
 
 1. a diverged trial (non-finite value or loss, or weights marked diverged) is pruned at once,
    warm-up or not;
 2. before ``n_startup_trials`` trials have completed nothing else is pruned (the warm-up);
-3. the model: a random forest predicts, from the features at ``d``, the trial's value at a
-   horizon ``h``: the final value once ``min_train`` trials with features at ``d`` have
-   completed, otherwise the value at the latest later decision step that ``min_train`` finished
-   trials reached (partial runs as proxy targets: this ends the cold start long before enough
-   trials complete). The trial is pruned when the upper end of the ``coverage`` prediction
-   interval (the prediction plus the ``(1 + coverage) / 2`` quantile of the forest's out-of-bag
-   residuals) lies below the target: the ``top_k``-th best value at ``h`` (for the final value,
-   a fixed ``target`` may replace it);
-4. until a horizon has enough training rows the rung rule decides: the trial goes on only if
-   its current value is in the top ``1 / reduction_factor`` of the values that the other trials
-   had at that decision step (asynchronous successive halving on the reported curve).
+3. the model: a random forest predicts, from the features stored at ``d``, the trial's value at
+   a horizon ``h``: the final value once ``min_train`` finished trials with features at ``d``
+   have completed, otherwise the value at the latest later decision step that ``min_train``
+   finished trials reached (partial runs as proxy targets: this ends the cold start long
+   before enough trials complete). The trial is pruned
+
+   - by the interval rule when the upper end of the ``coverage`` prediction interval (the
+     prediction plus a quantile of the out-of-bag residuals of the better half of the
+     training trials) lies below the target: the ``top_k``-th best final value (or a fixed
+     ``target``); at a partial horizon the value that keeps the top ``1 / reduction_factor``;
+   - by the rank rule when its prediction is not in the top ``1 / eta`` of the predictions
+     for all the trials that reached ``d`` (successive halving on predicted values);
+
+   but only if the model has learnt to recognise good runs at ``d``: out of bag it must rank
+   the best of its training trials among the first ``max(top_k, n / reduction_factor)``;
+4. otherwise (no model yet, or one not trusted) the rung rule decides: the trial goes on only
+   if its current reported value is in the top ``1 / eta`` of the values that the other trials
+   had at that rung (asynchronous successive halving on the reported curve). Rungs are the
+   decision steps and any later ``rung_steps``; ``eta`` is the spacing to the next rung, at
+   most ``reduction_factor`` (rungs twice apart keep half, three times apart a third).
 
 The bias that pruning creates (only survivors get to later steps and to the end, so a model
 trained on them sees mostly good runs) is handled in three ways:
 
-- partial horizons: the cold-start models learn from every trial that reached the horizon, not
-  only from completed ones;
-- ``pseudo_labels``: a pruned trial stays in the training data of its horizon with a pseudo
-  label: the model's predicted value when the model pruned it (at the model's horizon), its
-  current value when the rung rule did (at that rung); a diverged trial gets the worst label of
-  the training rows. Pseudo labels count neither towards ``min_train`` nor in the residuals that
-  set the interval width;
+- partial horizons: the cold-start models learn from every trial that reached the horizon,
+  not only from completed ones;
+- ``pseudo_labels``: a pruned trial stays in the training data with a pseudo label: the
+  model's prediction if the model pruned it (for that horizon), else the worst true label of
+  the training rows (the rung rule pruned it, or it diverged). Pseudo labels count neither
+  towards ``min_train`` nor in the residuals that set the interval width;
 - ``exploration``: a seeded share of the trials that would be pruned go on to the end instead
-  (and are never pruned again unless they diverge); their true values enter the training data,
-  repeated ``1 / exploration`` times (importance weight, at most 20) when pseudo labels are off.
+  (and are never pruned again unless they diverge); their true values enter the training
+  data, repeated ``1 / exploration`` times (importance weight, at most 20) when pseudo labels
+  are off.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ import numpy as np
 from weightcast.policy._config import PolicyConfig
 from weightcast.policy._curves import LC_COLUMNS
 from weightcast.policy._records import FeatureBlock, TrialRecord
-from weightcast.policy._rules import explore_draw, kth_best, rung_promotable
+from weightcast.policy._rules import explore_draw, kth_best, rung_factors, rung_promotable
 
 MISSING = -1e9
 """Stand-in for a missing feature value in the model's input (forests split it off)."""
@@ -191,6 +200,12 @@ class PruningPolicy:
         self._preds: dict[tuple[int, int, int, int], tuple[float, float]] = {}
         self._version = 0
         self.n_fits = 0
+        rung_steps = config.rung_steps if config.rung_steps is not None else config.steps
+        self._rung_factors = (
+            rung_factors(rung_steps, config.reduction_factor)
+            if config.reduction_factor is not None
+            else {}
+        )
         self.reasons: Counter[str] = Counter()
         """How many prunes each rule made (``"diverged"``, ``"interval"``, ``"rung"``)."""
 
@@ -210,11 +225,13 @@ class PruningPolicy:
             return Decision(True, "diverged", current)
         if current is None:
             return Decision(False, "no-step")
-        due = [d for d in cfg.steps if d <= current]
-        if not due:
+        rung_steps = cfg.rung_steps if cfg.rung_steps is not None else cfg.steps
+        due = [s for s in cfg.steps if s <= current]
+        rung_due = [s for s in rung_steps if s <= current]
+        if not due and not rung_due:
             return Decision(False, "no-step")
-        d = due[-1]
-        rungs = self._rung_values(trial, due)
+        d = max(due + rung_due)
+        rungs = self._rung_values(trial, rung_due)
         completed = [o for o in others if o.state == "complete"]
         if len(completed) < cfg.n_startup_trials:
             return Decision(False, "warmup", d, rungs=rungs)
@@ -222,8 +239,8 @@ class PruningPolicy:
             return Decision(False, "explore", d, rungs=rungs)
 
         decision = None
-        if len(completed) > 0:
-            decision = self._model_decision(trial, others, completed, d, target_sign)
+        if completed and due:
+            decision = self._model_decision(trial, others, completed, due[-1], target_sign)
         if decision is None or decision.reason == "unsafe":
             # no model here yet, or one that has not learnt to recognise good runs: the rung rule
             decision = self._rung_decision(trial, others, rungs)
@@ -250,12 +267,10 @@ class PruningPolicy:
         eta = self.config.reduction_factor
         if eta is None or not rungs:
             return Decision(False, "continue", max(rungs) if rungs else None)
-        allowed = self.config.rung_steps
+        factors = self._rung_factors
         for d, value in sorted(rungs.items()):
-            if allowed is not None and d not in allowed:
-                continue
             competing = [o.rungs[d] for o in others if d in o.rungs]
-            if not rung_promotable(value, competing, eta):
+            if not rung_promotable(value, competing, factors.get(d, eta)):
                 return Decision(True, "rung", d, label=value, horizon=d)
         return Decision(False, "continue", max(rungs))
 
@@ -458,7 +473,7 @@ class PruningPolicy:
             rank_here = cfg.rung_steps is None or d in cfg.rung_steps
             if reason == "continue" and cfg.model_rung and eta is not None and rank_here:
                 scores = self._scores(fit, others, d)
-                if not rung_promotable(mean, scores, eta):
+                if not rung_promotable(mean, scores, self._rung_factors.get(d, eta)):
                     reason = "rank"
             if reason != "continue" and cfg.oob_check and fit.y_true is not None:
                 keep = max(cfg.top_k, math.ceil(fit.y_true.size / (eta or 1)))
