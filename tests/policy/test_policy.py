@@ -205,8 +205,12 @@ def test_rung_rule_only_at_its_steps() -> None:
     done = [rec(i, "complete", f, rungs={10: f / 2}) for i, f in enumerate((0.9, 0.8))]
     low = rec(5, "running", values=[0.1], last=10)
     assert p.decide(low, done).reason == "continue"
-    with pytest.raises(ValueError, match=r"rung_steps=\(5,\)"):
-        PolicyConfig(steps=(10, 20), rung_steps=(5,))
+    # rung steps may lie beyond the decision steps: the rung rule needs reported values only
+    late = policy(steps=(10,), rung_steps=(100,), min_train=50, n_startup_trials=1)
+    behind = rec(6, "running", values=[0.1, 0.2], last=100)
+    assert late.decide(behind, [rec(0, "complete", 0.9, rungs={100: 0.9})]).reason == "rung"
+    with pytest.raises(ValueError, match=r"steps=\(0,\)"):
+        PolicyConfig(steps=(10, 20), rung_steps=(0,))
 
 
 class OOBStub(StubPredictor):

@@ -21,14 +21,10 @@ from weightcast.policy import (
 
 
 def test_decision_steps_from_fractions_and_grid() -> None:
-    assert decision_steps(1000) == (20, 50, 100, 200, 400)
-    assert decision_steps(500, grid=(5, 10, 15, 20, 25, 50, 100, 150, 200)) == (
-        10,
-        25,
-        50,
-        100,
-        200,
-    )
+    assert decision_steps(1000) == (10, 20, 50, 100, 200, 400)
+    grid = (5, 10, 15, 20, 25, 50, 100, 150, 200)
+    assert decision_steps(500, grid=grid) == (5, 10, 25, 50, 100, 200)
+    assert decision_steps(500, (0.02, 0.05, 0.1), grid=grid) == (10, 25, 50)
     assert decision_steps(10, (0.01, 0.02)) == (1,)
 
 
