@@ -389,7 +389,7 @@ def replay(
     corpus: Corpus | str | os.PathLike[str],
     policies: Sequence[str] = POLICIES,
     *,
-    orders: int = 10,
+    orders: int = 5,
     seed: int = 0,
     grids: Sequence[str] = GRIDS,
     n_train: float | None = None,
