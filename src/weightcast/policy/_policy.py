@@ -83,8 +83,9 @@ class Decision:
     """The outcome of :meth:`PruningPolicy.decide`.
 
     ``reason`` is one of ``"no-step"`` (no decision step reached), ``"diverged"``, ``"warmup"``,
-    ``"explore"``, ``"interval"`` (model), ``"rung"`` (fallback), ``"continue"``. ``label`` is the
-    pseudo label to store with a pruned trial; ``rungs`` the rung values to store with the trial;
+    ``"explore"``, ``"interval"`` and ``"rank"`` (the model's rules), ``"rung"`` (the rung
+    rule), ``"continue"``. ``label`` is the pseudo label to store with a pruned trial (a value
+    at ``horizon``, None: the final value); ``rungs`` the rung values to store with the trial;
     ``mean`` / ``upper`` / ``target`` are set when the model decided.
     """
 
@@ -122,10 +123,10 @@ class _Fit:
         if self.oob is None or self.y_true is None or self.y_true.size < 2:
             return False
         ok = np.isfinite(self.oob)
-        if not ok[int(np.argmax(self.y_true))]:
+        best = int(np.argmax(self.y_true))
+        if not ok[best]:
             return False
-        best = self.oob[int(np.argmax(self.y_true))]
-        return int((self.oob[ok] > best).sum()) >= keep
+        return int((self.oob[ok] > self.oob[best]).sum()) >= keep
 
 
 def default_predictor(
@@ -200,14 +201,14 @@ class PruningPolicy:
         self._preds: dict[tuple[int, int, int, int], tuple[float, float]] = {}
         self._version = 0
         self.n_fits = 0
-        rung_steps = config.rung_steps if config.rung_steps is not None else config.steps
+        self._rung_steps = config.rung_steps if config.rung_steps is not None else config.steps
         self._rung_factors = (
-            rung_factors(rung_steps, config.reduction_factor)
+            rung_factors(self._rung_steps, config.reduction_factor)
             if config.reduction_factor is not None
             else {}
         )
         self.reasons: Counter[str] = Counter()
-        """How many prunes each rule made (``"diverged"``, ``"interval"``, ``"rung"``)."""
+        """How many prunes each rule made (``"diverged"``, ``"interval"``, ``"rank"``, ``"rung"``)."""
 
     # -- public ---------------------------------------------------------------------------
     def decide(
@@ -225,9 +226,8 @@ class PruningPolicy:
             return Decision(True, "diverged", current)
         if current is None:
             return Decision(False, "no-step")
-        rung_steps = cfg.rung_steps if cfg.rung_steps is not None else cfg.steps
         due = [s for s in cfg.steps if s <= current]
-        rung_due = [s for s in rung_steps if s <= current]
+        rung_due = [s for s in self._rung_steps if s <= current]
         if not due and not rung_due:
             return Decision(False, "no-step")
         d = max(due + rung_due)
