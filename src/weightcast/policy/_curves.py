@@ -12,8 +12,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-LOSS_CAP = 1e6
-"""Non-finite or huge training losses are recorded as this large finite number."""
+from weightcast.features import DIVERGED_LOSS
 
 LC_COLUMNS: tuple[str, ...] = (
     "lc.val_acc.last",
@@ -43,7 +42,8 @@ def window_loss(steps: npt.ArrayLike, train_loss: npt.ArrayLike, a: float, b: fl
 
     The point at ``steps[i]`` stands for the steps ``(steps[i-1], steps[i]]`` (from 0 for the
     first); each contributes in proportion to its overlap with ``(a, b]``. NaN when no point with
-    a finite loss overlaps. Losses are capped at :data:`LOSS_CAP`.
+    a finite loss overlaps. Non-finite losses count as, and losses are capped at, the features'
+    ``DIVERGED_LOSS`` (a diverged loss is a large finite number, not dropped).
 
     >>> window_loss([10, 20, 30], [3.0, 2.0, 1.0], 10, 30)
     1.5
@@ -58,7 +58,7 @@ def window_loss(steps: npt.ArrayLike, train_loss: npt.ArrayLike, a: float, b: fl
     ok = (overlap > 0) & ~np.isnan(v)
     if not ok.any():
         return math.nan
-    vals = np.minimum(np.where(np.isfinite(v), v, LOSS_CAP), LOSS_CAP)[ok]
+    vals = np.minimum(np.where(np.isfinite(v), v, DIVERGED_LOSS), DIVERGED_LOSS)[ok]
     return float(np.average(vals, weights=overlap[ok]))
 
 
