@@ -124,7 +124,8 @@ class Predictor(RegressorMixin, BaseEstimator):
                 self.feature_names_in_ = names
             elif hasattr(self, "feature_names_in_"):
                 want = list(self.feature_names_in_)
-                absent = [c for c in want if c not in set(names)]
+                have = set(names)
+                absent = [c for c in want if c not in have]
                 if absent:
                     raise ValueError(
                         f"X lacks {len(absent)} of the {len(want)} features the predictor was "
