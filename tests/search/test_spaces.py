@@ -162,7 +162,7 @@ def test_cpu_presets_fit_their_inputs() -> None:
         assert max(space["filters"]) <= 32 and set(space["filter_size"]) <= {3, 5}
         assert min(space["n_conv"]) == 3
         assert max(space["batch_size"]) <= 100
-    assert (digits.T, fashion.T) == (500, 1000)
+    assert (digits.T, fashion.T) == (1000, 1000)
     paper = get_preset("paper-mnist")
     assert paper.space == TABLE1 and paper.T == 2000 and 10 in paper.taus
 

@@ -115,9 +115,9 @@ PRESETS: dict[str, Preset] = {
             name="digits",
             dataset="digits",
             space=replace_values(TABLE1, n_conv=(3,), **_CPU_SPACE),  # 8x8: three 2x2 pools
-            T=500,
-            eval_every=5,
-            steps=_grid(500, _EARLY, _LATE),
+            T=1000,
+            eval_every=10,
+            steps=_grid(1000, _EARLY, _LATE),
             taus=(5, 10),
             n_val=200,
             n_test=300,
