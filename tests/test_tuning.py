@@ -58,3 +58,35 @@ def test_bad_arguments_fail_early(tiny) -> None:
         tune(tiny, 1, features="magic", progress=False)
     with pytest.raises(ValueError, match="preset name"):
         tune(tiny, 1, workers=2, progress=False)
+
+
+def test_loss_mode_search_evaluates_only_before_and_after_training(tiny, tmp_path) -> None:
+    import optuna
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    summary = tune(tiny, 4, features="none", report="loss", storage=storage, progress=False)
+    eval_costs = [tiny.n_val / (3 * h["batch_size"]) for h in tiny.sample(4, 0)]
+    assert summary.cost == pytest.approx(sum(40 + 2 * c for c in eval_costs))  # at 0 and T
+    assert summary.full_cost == pytest.approx(summary.cost)
+    assert full_cost(tiny, 0.5, curve=False) == 40 + 2 * 0.5
+    # the same runs as with a curve: evaluating less does not change training
+    finals = [run_trial(tiny, h, seed=i).final_acc for i, h in enumerate(tiny.sample(4, 0))]
+    assert summary.best_value == pytest.approx(max(finals))
+    pruned = tune(
+        tiny, 6, features="all", report="loss", storage=storage, study_name="p", progress=False
+    )
+    study = optuna.load_study(study_name="p", storage=storage)
+    for t in study.trials:  # intermediate values are minus training losses at the rung steps
+        assert all(v < 0 for v in t.intermediate_values.values())
+        # the live pruner decides at 5, 10, 20, 40 % of T, with late rungs at 60 and 80 %
+        assert set(t.intermediate_values) <= {2, 4, 8, 16, 24, 32}
+        if t.state.name == "COMPLETE":
+            assert set(t.intermediate_values) == {2, 4, 8, 16, 24, 32}
+    assert pruned.cost <= pruned.full_cost
+
+
+def test_loss_mode_needs_weight_features(tiny) -> None:
+    with pytest.raises(ValueError, match="validation curve"):
+        tune(tiny, 1, features="lc", report="loss", progress=False)
+    with pytest.raises(ValueError, match="report must be"):
+        tune(tiny, 1, report="accuracy", progress=False)

@@ -12,6 +12,7 @@ pass, ``eval_cost`` iteration-equivalents (weight features cost nothing).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing as mp
 import os
@@ -87,14 +88,20 @@ class TuneSummary:
         return "\n".join(lines)
 
 
-def full_cost(preset: Preset, eval_cost: float) -> float:
+def full_cost(preset: Preset, eval_cost: float, curve: bool = True) -> float:
     """The compute of one unpruned run: ``T`` iterations plus every validation pass.
 
+    ``curve=False``: a run that is evaluated only before and after training (a search that
+    prunes on weights and the training loss needs no learning curve; neither does an unpruned
+    one).
+
     >>> from weightcast.search import get_preset
-    >>> full_cost(get_preset("digits"), 0.5)  # 500 iterations, 101 evaluations
-    550.5
+    >>> full_cost(get_preset("digits"), 0.5)  # 1,000 iterations, 101 evaluations
+    1050.5
+    >>> full_cost(get_preset("digits"), 0.5, curve=False)  # evaluations at 0 and T only
+    1001.0
     """
-    n_evals = preset.T // preset.eval_every + 1
+    n_evals = preset.T // preset.eval_every + 1 if curve else 2
     return float(preset.T + n_evals * eval_cost)
 
 
@@ -112,12 +119,16 @@ class _CostMeter:
         self.evals += 1
 
 
-def make_objective(preset: Preset, seed: int = 0, data: Any = None) -> Callable[[Any], float]:
+def make_objective(
+    preset: Preset, seed: int = 0, data: Any = None, report: str = "val"
+) -> Callable[[Any], float]:
     """The Optuna objective of a search over ``preset``: trial ``i`` trains configuration ``i``.
 
     The trial's parameters are set with ``suggest_categorical`` to the sampled values (so that
     Optuna's tables and ``best_params`` show them); its weight features and learning curve go to
     the study's pruner through :class:`weightcast.integrations.optuna.TrialReporter`.
+    ``report="loss"``: no validation pass during training (only before it and at ``T``); the
+    pruner gets the weights and the training loss (the reporter's ``report="loss"``).
 
     >>> from weightcast.search import get_preset
     >>> callable(make_objective(get_preset("digits")))
@@ -125,6 +136,11 @@ def make_objective(preset: Preset, seed: int = 0, data: Any = None) -> Callable[
     """
     optuna = require("optuna")
     from weightcast.integrations.optuna import TrialReporter
+
+    if report not in ("val", "loss"):
+        raise ValueError(f"report must be 'val' or 'loss', got report={report!r}")
+    curve = report == "val"
+    run_preset = preset if curve else dataclasses.replace(preset, eval_every=preset.T)
 
     def objective(trial: Any) -> float:
         index = trial.number
@@ -139,13 +155,13 @@ def make_objective(preset: Preset, seed: int = 0, data: Any = None) -> Callable[
         meter = _CostMeter()
         callbacks: list[object] = [meter]
         if hasattr(trial.study.pruner, "decision_steps"):  # a weightcast pruner
-            callbacks.append(TrialReporter(trial, taus=preset.taus))
+            callbacks.append(TrialReporter(trial, taus=preset.taus, report=report))
         trial.set_user_attr(INDEX_KEY, index)
         eval_cost = preset.n_val / (3 * int(hparams["batch_size"]))
-        trial.set_user_attr(FULL_COST_KEY, full_cost(preset, eval_cost))
+        trial.set_user_attr(FULL_COST_KEY, full_cost(preset, eval_cost, curve))
         try:
             result = run_trial(
-                preset, hparams, seed=run_seed(seed, index), data=data, callbacks=callbacks
+                run_preset, hparams, seed=run_seed(seed, index), data=data, callbacks=callbacks
             )
         except optuna.TrialPruned:
             trial.set_user_attr(COST_KEY, meter.step + meter.evals * eval_cost)
@@ -212,6 +228,7 @@ def _worker(
     study_name: str,
     n_trials: int,
     features: str,
+    report: str,
     seed: int,
     data_path: str | None,
 ) -> None:
@@ -226,7 +243,9 @@ def _worker(
         pruner=_make_pruner(preset, features, seed),
     )
     stop = optuna.study.MaxTrialsCallback(n_trials, states=None)
-    study.optimize(make_objective(preset, seed, data), callbacks=[stop], catch=(RuntimeError,))
+    study.optimize(
+        make_objective(preset, seed, data, report), callbacks=[stop], catch=(RuntimeError,)
+    )
 
 
 def _storage(url: str) -> Any:
@@ -247,6 +266,7 @@ def tune(
     storage: str | None = None,
     study_name: str | None = None,
     features: str = "all",
+    report: str = "val",
     seed: int = 0,
     data_path: str | None = None,
     reference: str | os.PathLike[str] | None = None,
@@ -260,7 +280,9 @@ def tune(
     ``storage`` and ``study_name``. ``features`` is the pruner's feature set (``"lc"``,
     ``"weights"``, ``"weights+lc"``, ``"all"``) or ``"none"`` for no pruning. ``reference``: a
     corpus recorded with the same preset and seed, to report the unpruned best of the same
-    configurations and the regret.
+    configurations and the regret. ``report="loss"``: the trials evaluate nothing during
+    training (only at the end); the pruner decides on weights and the training loss, and the
+    unpruned compute it is compared with is that of runs without a learning curve too.
 
     >>> tune("digits", n_trials=0, progress=False).n_trials  # doctest: +SKIP
     0
@@ -273,6 +295,13 @@ def tune(
     if features not in ("none", "lc", "weights", "weights+lc", "all"):
         raise ValueError(
             f"features must be one of none, lc, weights, weights+lc, all; got {features!r}"
+        )
+    if report not in ("val", "loss"):
+        raise ValueError(f"report must be 'val' or 'loss', got report={report!r}")
+    if report == "loss" and features == "lc":
+        raise ValueError(
+            "features='lc' needs the validation curve: use report='val', or features "
+            "'weights', 'weights+lc' or 'all' with report='loss'"
         )
     the_preset = get_preset(preset) if isinstance(preset, str) else preset
     if not isinstance(preset, str) and workers > 1:
@@ -297,7 +326,16 @@ def tune(
     for _ in range(workers - 1):
         p = ctx.Process(
             target=_worker,
-            args=(the_preset.name, storage, study_name, n_trials, features, seed, data_path),
+            args=(
+                the_preset.name,
+                storage,
+                study_name,
+                n_trials,
+                features,
+                report,
+                seed,
+                data_path,
+            ),
         )
         p.start()
         procs.append(p)
@@ -307,7 +345,7 @@ def tune(
     try:
         if n_trials > 0:
             study.optimize(
-                make_objective(the_preset, seed, the_preset.load_data(data_path)),
+                make_objective(the_preset, seed, the_preset.load_data(data_path), report),
                 callbacks=callbacks,
                 catch=(RuntimeError,),
             )

@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 import pytest
 
-from tests.integrations._objective import T, objective
+from tests.integrations._objective import T, layers, objective
 from weightcast.integrations.optuna import (
     DIVERGED_KEY,
     TrialReporter,
@@ -229,3 +229,46 @@ def test_minimised_objective_and_plain_reports_without_the_reporter() -> None:
     assert study.best_params == {"x": 0.95}
     pruned = [t for t in study.trials if t.state.name == "PRUNED"]
     assert {t.system_attrs["weightcast:pruned"]["reason"] for t in pruned} == {"rung"}
+
+
+def test_reporter_in_loss_mode_reports_the_training_loss_at_the_rung_steps() -> None:
+    pruner = make_pruner(features="weights+lc", n_startup_trials=100, T=T)  # late rungs 36, 48
+    assert pruner.config.rung_steps == (5, 10, 20, 36, 48)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    trial = study.ask()
+    reporter = TrialReporter(trial, taus=(5,), report="loss")
+    losses = [3.0 - 0.01 * s for s in range(1, T + 1)]
+    reporter.on_train_step(layers(0.5, 0), 0, math.nan)
+    for step, loss in enumerate(losses, start=1):
+        reporter.on_train_step(layers(0.5, step), step, loss)
+        if step % 5 == 0:
+            reporter.on_eval(step, 0.3)  # kept for the features, never reported
+    got = study.trials[0].intermediate_values
+    assert sorted(got) == [5, 10, 20, 36, 48]
+    for t, value in got.items():
+        # step s stands for (s - 1, s]: its weight is its overlap with (t / 2, t]
+        weights = [max(0.0, min(s, t) - max(s - 1, t / 2)) for s in range(1, T + 1)]
+        assert value == pytest.approx(-np.average(losses, weights=weights))
+    with pytest.raises(ValueError, match="report must be"):
+        TrialReporter(study.ask(), report="accuracy")
+
+
+def test_loss_mode_study_prunes_a_flat_loss_on_the_rung_rule() -> None:
+    """No evaluation at all: trials whose loss does not fall are stopped by the rung rule."""
+    study = optuna.create_study(
+        direction="maximize", pruner=make_pruner(features="weights+lc", n_startup_trials=3)
+    )
+    xs = [0.9, 0.8, 0.7, 0.0, 0.0, 0.95]
+    for x in xs:
+        trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+        reporter = TrialReporter(trial, taus=(5,), report="loss")
+        try:
+            for step in range(0, T + 1):
+                loss = math.nan if step == 0 else 2.0 - x * step / T
+                reporter.on_train_step(layers(x, step), step, loss)
+        except optuna.TrialPruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            continue
+        study.tell(trial, x)
+    assert states(study) == ["COMPLETE"] * 3 + ["PRUNED"] * 2 + ["COMPLETE"]
+    assert all(t.intermediate_values[5] < 0 for t in study.trials)  # minus a loss

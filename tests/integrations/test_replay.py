@@ -123,3 +123,43 @@ def test_epoch_grid_and_features_payloads(corpus: Corpus) -> None:
     assert entry["n_train"] == 250  # from the corpus meta: 25 steps an epoch at batch size 10
     assert entry["policies"]["none"]["compute_mean"] == 4 * FULL
     assert entry["policies"]["sha"]["setting"] == {"min_resource": 25}
+
+
+def test_eval_free_policies_pay_only_the_final_evaluation(corpus: Corpus) -> None:
+    runs, _ = load_runs(corpus)
+    # fed minus the mean training loss over (t/2, t] at every curve point; the loss at a point
+    # is 2 - val there, so at step 25 the signals are A -1.5, B -1.7, C -1.8, D -1.6
+    variant = PolicyVariant(
+        "threshold", {}, lambda: ThresholdPruner(lower=-1.65, n_warmup_steps=1), curve=False
+    )
+    outcomes = replay_order(runs, [3, 1, 2, 0], variant)
+    assert [o.stop_step for o in outcomes] == [None, 25, 25, None]
+    m = order_metrics(outcomes, best=0.95)
+    assert m["compute"] == 2 * (100 + EVAL_COST) + 2 * 25  # no evaluation before the end
+    out = replay(
+        corpus,
+        ["none", "sha", "wc-free", "sha-loss"],
+        orders=2,
+        grids=["dense", "epoch"],
+        grid_fractions=(0.25,),
+        pruner_kwargs={"n_startup_trials": 10},  # wc-free prunes nothing but the diverged run
+    )
+    for grid in ("dense", "epoch"):
+        wc = out["grids"][grid]["policies"]["wc-free"]
+        assert wc["setting"]["report"] == "loss"
+        # C diverged at step 30 (the diverged mark comes at its first event after 30): 30
+        # iterations, no evaluation; the three others complete with one evaluation each
+        assert wc["compute_mean"] == 3 * (100 + EVAL_COST) + 30
+    # the same outcomes on both grids (nothing depends on the curve), against each grid's baseline
+    dense, epoch = (out["grids"][g]["policies"] for g in ("dense", "epoch"))
+    assert dense["sha-loss"]["compute_mean"] == epoch["sha-loss"]["compute_mean"]
+    for grid in ("dense", "epoch"):
+        rows = out["grids"][grid]["policies"]
+        if rows["sha"]["regret_mean"] <= 0.005:  # the only Optuna pruner replayed here
+            assert out["grids"][grid]["best_optuna"] == "sha"
+            assert rows["wc-free"]["vs_optuna"] == pytest.approx(
+                rows["sha"]["compute_mean"] / rows["wc-free"]["compute_mean"]
+            )
+        else:  # over the regret bar: no Optuna pruner to compare with
+            assert "best_optuna" not in out["grids"][grid]
+            assert "vs_optuna" not in rows["wc-free"]

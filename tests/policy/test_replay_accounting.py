@@ -67,3 +67,12 @@ def test_epoch_grid() -> None:
     coarse = run().on_grid(epoch_length(200, 10))  # 20 steps an epoch
     assert coarse.steps.tolist() == [0, 20, 40]
     assert run_cost(coarse, None) == 40 + 3 * 2.0
+
+
+def test_run_cost_without_a_curve_pays_one_evaluation_when_completed() -> None:
+    r = run(eval_cost=3.0)
+    assert run_cost(r, None, curve=False) == 40 + 3.0  # the final evaluation only
+    assert run_cost(r, 10, curve=False) == 10  # stopped: no evaluation at all
+    assert run_cost(r, 400, curve=False) == 40  # a stop past T is a stop at T, not completion
+    coarse = r.on_grid(20)
+    assert run_cost(coarse, None, curve=False) == run_cost(r, None, curve=False)

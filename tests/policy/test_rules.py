@@ -7,7 +7,10 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from weightcast.features import DIVERGED_LOSS
 from weightcast.policy import (
     PolicyConfig,
     coarser_grid,
@@ -15,15 +18,16 @@ from weightcast.policy import (
     decision_steps,
     explore_draw,
     kth_best,
+    loss_signal,
     rung_promotable,
     window_loss,
 )
 
 
 def test_decision_steps_from_fractions_and_grid() -> None:
-    assert decision_steps(1000) == (10, 20, 50, 100, 200, 400)
+    assert decision_steps(1000) == (20, 50, 100, 200, 400)
     grid = (5, 10, 15, 20, 25, 50, 100, 150, 200)
-    assert decision_steps(500, grid=grid) == (5, 10, 25, 50, 100, 200)
+    assert decision_steps(500, grid=grid) == (10, 25, 50, 100, 200)
     assert decision_steps(500, (0.02, 0.05, 0.1), grid=grid) == (10, 25, 50)
     assert decision_steps(10, (0.01, 0.02)) == (1,)
 
@@ -119,3 +123,25 @@ def test_coarser_grid_keeps_epoch_points_and_averages_loss() -> None:
     assert s.tolist() == [0, 40, 70, 100]
     assert v.tolist() == [0.0, 0.4, 0.7, 1.0]
     assert lo[1:].tolist() == pytest.approx([8.5, 5.0, 2.0])
+
+
+@given(
+    st.lists(st.floats(0.01, 10.0), min_size=1, max_size=40),
+    st.integers(1, 20),
+)
+def test_loss_signal_is_minus_the_brute_force_mean_of_the_second_half(
+    losses: list[float], half: int
+) -> None:
+    """Per-step losses: the signal at an even t is minus the plain mean of the steps > t/2."""
+    steps = list(range(1, len(losses) + 1))
+    t = min(2 * half, len(losses) - len(losses) % 2) or 2
+    if t > len(losses):
+        return
+    window = [x for s, x in zip(steps, losses, strict=True) if t / 2 < s <= t]
+    assert loss_signal(steps, losses, t) == pytest.approx(-sum(window) / len(window))
+
+
+def test_loss_signal_of_a_diverged_or_empty_window_is_the_worst_value() -> None:
+    assert loss_signal([1, 2, 3, 4], [9.0, 9.0, 1.0, np.nan], 4) == -1.0  # NaN points skipped
+    assert loss_signal([1, 2], [1.0, np.inf], 2) == -DIVERGED_LOSS
+    assert loss_signal([], [], 10) == -DIVERGED_LOSS

@@ -7,7 +7,17 @@ from pathlib import Path
 
 from weightcast.cli._app import click, main
 
-_POLICIES = ("none", "median", "sha", "hyperband", "wc-lc", "wc-weights", "wc-all")
+_POLICIES = (
+    "none",
+    "median",
+    "sha",
+    "hyperband",
+    "wc-lc",
+    "wc-weights",
+    "wc-all",
+    "wc-free",
+    "sha-loss",
+)
 
 
 @main.command("replay")

@@ -30,6 +30,15 @@ _FEATURES = click.Choice(["all", "weights", "weights+lc", "lc", "none"])
     type=_FEATURES,
     help="The pruner's features; none = no pruning.",
 )
+@click.option(
+    "--report",
+    default="val",
+    show_default=True,
+    type=click.Choice(["val", "loss"]),
+    help="What trials report while training: the validation accuracy every eval_every steps "
+    "(val), or nothing but weights and training loss, with one evaluation at the end (loss: "
+    "no validation passes to pay for).",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--data", "data_path", default=None, help="Data folder for IDX presets.")
 @click.option(
@@ -45,6 +54,7 @@ def tune_command(
     storage: str | None,
     study_name: str | None,
     features: str,
+    report: str,
     seed: int,
     data_path: str | None,
     reference: str | None,
@@ -60,6 +70,7 @@ def tune_command(
             storage=storage,
             study_name=study_name,
             features=features,
+            report=report,
             seed=seed,
             data_path=data_path,
             reference=reference,

@@ -68,7 +68,7 @@ def default_rung_steps(steps: Sequence[int], T: int | None) -> tuple[int, ...]: 
 class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-defined]
     """Prune trials whose predicted final value cannot reach the top, from early weights.
 
-    At each decision step (``steps``, or ``fractions`` of the training length ``T``: 1, 2, 5,
+    At each decision step (``steps``, or ``fractions`` of the training length ``T``: 2, 5,
     10, 20 and 40 %) a random forest predicts a trial's final value from what
     :class:`TrialReporter` stored at that step (weight features of W(t) and W(t) - W(t - tau),
     training-loss and validation summaries, and for ``"all"`` the hyperparameters) and the
@@ -93,7 +93,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     >>> import optuna
     >>> pruner = WeightcastPruner("lc", T=1000)
     >>> pruner.decision_steps
-    (10, 20, 50, 100, 200, 400)
+    (20, 50, 100, 200, 400)
     >>> study = optuna.create_study(direction="maximize", pruner=pruner)
     >>> WeightcastPruner(coverage=2.0, T=1000)
     Traceback (most recent call last):

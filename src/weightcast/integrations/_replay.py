@@ -44,6 +44,7 @@ from weightcast.policy import (
     RecordedRun,
     decision_steps,
     epoch_length,
+    loss_signal,
     loss_summary,
     order_metrics,
     run_cost,
@@ -59,8 +60,28 @@ if TYPE_CHECKING:
 GRID_FRACTIONS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2)
 """Grid of Optuna's settings (``min_resource``, ``n_warmup_steps``) as fractions of T."""
 
-POLICIES: tuple[str, ...] = ("none", "median", "sha", "hyperband", "wc-lc", "wc-weights", "wc-all")
-"""Policies the replay knows: no pruning, Optuna's three pruners, weightcast's three variants."""
+POLICIES: tuple[str, ...] = (
+    "none",
+    "median",
+    "sha",
+    "hyperband",
+    "wc-lc",
+    "wc-weights",
+    "wc-all",
+    "wc-free",
+    "sha-loss",
+)
+"""Policies the replay knows: no pruning, Optuna's three pruners, weightcast's variants, and two
+that evaluate nothing during training (``wc-free``: weightcast on weights, training loss and
+hyperparameters; ``sha-loss``: successive halving on the training loss, the ablation that tells
+how much of ``wc-free``'s saving comes from skipping evaluations alone)."""
+
+DEFAULT_POLICIES: tuple[str, ...] = POLICIES
+"""Policies replayed by default."""
+
+EVAL_FREE: frozenset[str] = frozenset({"wc-free", "sha-loss"})
+"""Policies fed :func:`~weightcast.policy.loss_signal` instead of the validation curve: they pay
+no evaluation but the final one, and their outcome does not depend on the curve grid."""
 
 GRIDS: tuple[str, ...] = ("dense", "epoch")
 """Curve grids: as recorded in the corpus, and once per epoch (as users usually record it)."""
@@ -81,6 +102,7 @@ class PolicyVariant:
     make: PrunerFactory
     feeds_features: bool = False
     weights: bool = False
+    curve: bool = True
 
 
 def policy_variants(
@@ -112,12 +134,13 @@ def policy_variants(
             )
             for w in grid
         ]
-    if policy == "sha":
+    if policy in ("sha", "sha-loss"):
         return [
             PolicyVariant(
-                "sha",
+                policy,
                 {"min_resource": r},
                 partial(pruners.SuccessiveHalvingPruner, min_resource=r, reduction_factor=3),
+                curve=policy == "sha",
             )
             for r in grid
         ]
@@ -134,7 +157,7 @@ def policy_variants(
             if r < T
         ]
     if policy.startswith("wc-"):
-        features = policy[3:]
+        features = "all" if policy == "wc-free" else policy[3:]
         kwargs = {
             "steps": tuple(steps),
             "T": T,
@@ -146,6 +169,8 @@ def policy_variants(
         }
         WeightcastPruner(features, **kwargs)  # check the settings once, early
         setting = {"features": features, **{k: v for k, v in kwargs.items() if k != "n_jobs"}}
+        if policy in EVAL_FREE:
+            setting["report"] = "loss"
         return [
             PolicyVariant(
                 policy,
@@ -153,6 +178,7 @@ def policy_variants(
                 partial(WeightcastPruner, features, **kwargs),
                 feeds_features=True,
                 weights=features != "lc",
+                curve=policy not in EVAL_FREE,
             )
         ]
     raise ValueError(f"unknown policy {policy!r}; known policies: {POLICIES}")
@@ -302,6 +328,10 @@ def replay_order(
     pruner = variant.make()
     study = optuna.create_study(direction="maximize", pruner=pruner)
     steps: tuple[int, ...] = getattr(pruner, "decision_steps", ())
+    signal_steps: tuple[int, ...] | None = None
+    if not variant.curve:
+        config = getattr(pruner, "config", None)
+        signal_steps = getattr(config, "rung_steps", None) or steps or None
     outcomes = []
     for i in order:
         run = runs[i]
@@ -311,14 +341,24 @@ def replay_order(
             trial = study.ask({k: distributions[k] for k in params})
         else:
             trial = study.ask()
-        stop = _feed(trial, run, i, steps if variant.feeds_features else (), payloads)
+        stop = _feed(
+            trial,
+            run,
+            i,
+            steps if variant.feeds_features else (),
+            payloads,
+            signal_steps=signal_steps,
+            curve=variant.curve,
+        )
         if stop is not None:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         elif math.isfinite(run.final):
             study.tell(trial, run.final)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        outcomes.append(Outcome(run.run_id, stop, run_cost(run, stop), run.final))
+        outcomes.append(
+            Outcome(run.run_id, stop, run_cost(run, stop, curve=variant.curve), run.final)
+        )
     return outcomes
 
 
@@ -328,8 +368,15 @@ def _feed(
     index: int,
     steps: Sequence[int],
     payloads: Mapping[tuple[int, int], Mapping[str, Any]] | None,
+    *,
+    signal_steps: Sequence[int] | None = None,
+    curve: bool = True,
 ) -> int | None:
-    """Feed one run to a trial; the step at which it was pruned, or None."""
+    """Feed one run to a trial; the step at which it was pruned, or None.
+
+    ``curve=False``: instead of the validation curve, :func:`~weightcast.policy.loss_signal`
+    is reported at ``signal_steps`` (default: every point of the run's curve) before ``T``.
+    """
     events: list[tuple[int, int, float]] = []  # (step, kind, value); kind 0 features, 1 eval
     for t in steps:
         if t < run.T:
@@ -337,7 +384,14 @@ def _feed(
     div = run.diverged_step
     if steps and div is not None and div not in steps:
         events.append((div, 0, math.nan))
-    events.extend((int(s), 1, float(v)) for s, v in zip(run.steps, run.val_acc, strict=True))
+    if curve:
+        events.extend((int(s), 1, float(v)) for s, v in zip(run.steps, run.val_acc, strict=True))
+    else:
+        loss = run.train_loss if run.train_loss is not None else np.full(run.steps.size, np.nan)
+        at = run.steps if signal_steps is None else signal_steps
+        events.extend(
+            (int(t), 1, loss_signal(run.steps, loss, int(t))) for t in at if 0 < int(t) < run.T
+        )
     events.sort(key=lambda e: (e[0], e[1]))
     marked = False
     for step, kind, value in events:
@@ -356,7 +410,7 @@ def _feed(
 
 
 def make_payloads(
-    runs: Sequence[RecordedRun], steps: Sequence[int], weights: bool
+    runs: Sequence[RecordedRun], steps: Sequence[int], weights: bool, val: bool = True
 ) -> dict[tuple[int, int], dict[str, Any]]:
     """The features attribute of each run at each decision step, as the reporter stores it.
 
@@ -364,7 +418,8 @@ def make_payloads(
     validation summary from the run's curve on this replay's grid, points before the step only
     (the live reporter stores the attribute after training step ``t``, before evaluating at
     ``t``). ``weights=False``: no weight features (what the reporter of an ``"lc"`` pruner
-    stores). A run diverged at or before a step gets the diverged mark there.
+    stores); ``val=False``: no validation summary (a search that evaluates nothing during
+    training). A run diverged at or before a step gets the diverged mark there.
     """
     out: dict[tuple[int, int], dict[str, Any]] = {}
     for i, run in enumerate(runs):
@@ -376,7 +431,7 @@ def make_payloads(
             if not weights:
                 keep = [j for j, n in enumerate(names) if n.startswith("lc.")]
                 names, values = tuple(names[j] for j in keep), values[keep]
-            before = run.steps < t
+            before = (run.steps < t) if val else np.zeros(run.steps.size, dtype=bool)
             vsum = val_summary(run.steps[before], run.val_acc[before], t)
             names = tuple(names) + tuple(vsum)
             values = np.concatenate([values, np.fromiter(vsum.values(), dtype=float)])
@@ -453,6 +508,9 @@ def replay(
     }
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(logging.WARNING)
+    free_payloads = make_payloads(dense, dec_steps, weights=True, val=False)
+    # eval-free policies do not see the curve: their outcomes are the same on every grid
+    free_metrics: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         for grid in grids:
             runs = dense if grid == "dense" else epoch_runs(dense, float(n_train), batch_size)  # type: ignore[arg-type]
@@ -473,20 +531,22 @@ def replay(
                     pruner_kwargs=pruner_kwargs,
                 )
                 candidates = []
-                for variant in variants:
+                for v_index, variant in enumerate(variants):
                     start = time.perf_counter()
-                    metrics = []
-                    for order in order_list:
+                    metrics = free_metrics.get((policy, v_index), [])
+                    for order in order_list if not metrics else ():
                         outcomes = replay_order(
-                            runs,
+                            runs if variant.curve else dense,
                             order,
                             variant,
-                            payloads=payloads[variant.weights],
+                            payloads=payloads[variant.weights] if variant.curve else free_payloads,
                             distributions=dists
                             if variant.setting.get("features") == "all"
                             else None,
                         )
                         metrics.append(order_metrics(outcomes, best))
+                    if not variant.curve:
+                        free_metrics[(policy, v_index)] = metrics
                     if policy == "none":
                         base_metrics = metrics
                     summary = summarize(metrics, base_metrics)
@@ -502,6 +562,7 @@ def replay(
                     **chosen,
                     "candidates": candidates if len(candidates) > 1 else [],
                 }
+            add_vs_optuna(entry)
             result["grids"][grid] = entry
     finally:
         optuna.logging.set_verbosity(verbosity)
@@ -527,6 +588,37 @@ def corpus_n_train(corpus: Corpus) -> float:
             f"n_train and the data of preset {preset!r} could not be loaded ({exc}); give "
             "n_train=... (--n-train; 1297 for the digits preset)"
         ) from exc
+
+
+OPTUNA_POLICIES: tuple[str, ...] = ("median", "sha", "hyperband")
+"""Optuna's pruners as users run them (fed the validation curve): the bar of issue 5."""
+
+
+def add_vs_optuna(entry: dict[str, Any]) -> None:
+    """Mark the best Optuna pruner of a grid and each policy's compute ratio against it.
+
+    The best is the Optuna pruner (fed the validation curve) with the least mean compute among
+    those whose mean regret is within the reach tolerance; ``vs_optuna`` of a policy is that
+    compute over the policy's (above 1: the policy needs less). Nothing is added when no Optuna
+    pruner was replayed within the tolerance.
+
+    >>> e = {"policies": {"sha": {"compute_mean": 30.0, "regret_mean": 0.0},
+    ...                   "wc-free": {"compute_mean": 20.0, "regret_mean": 0.001}}}
+    >>> add_vs_optuna(e); e["best_optuna"], e["policies"]["wc-free"]["vs_optuna"]
+    ('sha', 1.5)
+    """
+    rows = entry["policies"]
+    ok = [
+        p
+        for p in OPTUNA_POLICIES
+        if p in rows and rows[p]["regret_mean"] <= REACH_TOLERANCE and rows[p]["compute_mean"] > 0
+    ]
+    if not ok:
+        return
+    best = min(ok, key=lambda p: rows[p]["compute_mean"])
+    entry["best_optuna"] = best
+    for row in rows.values():
+        row["vs_optuna"] = rows[best]["compute_mean"] / row["compute_mean"]
 
 
 def choose(candidates: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -562,7 +654,7 @@ def format_replay(result: Mapping[str, Any]) -> str:
     ]
     header = (
         f"{'policy':11s} {'setting':24s} {'compute':>17s} {'speed-up':>9s} "
-        f"{'regret (pts)':>13s} {'to reach':>9s} {'completed':>9s}"
+        f"{'regret (pts)':>13s} {'to reach':>9s} {'completed':>9s} {'vs Optuna':>9s}"
     )
     for grid, entry in result["grids"].items():
         title = (
@@ -578,7 +670,8 @@ def format_replay(result: Mapping[str, Any]) -> str:
                 f"{row['compute_mean']:>9.0f} ± {row['compute_std']:<5.0f} "
                 f"{row['speedup_mean']:>8.2f}x "
                 f"{100 * row['regret_mean']:>6.2f} ± {100 * row['regret_std']:<4.2f} "
-                f"{row['speedup_to_reach_mean']:>8.2f}x {row['n_completed_mean']:>9.1f}"
+                f"{row['speedup_to_reach_mean']:>8.2f}x {row['n_completed_mean']:>9.1f} "
+                f"{_fmt_ratio(row.get('vs_optuna'))}"
             )
             if row.get("candidates"):
                 cells = [
@@ -587,9 +680,18 @@ def format_replay(result: Mapping[str, Any]) -> str:
                     for c in row["candidates"]
                 ]
                 tried.append(f"  {policy} grid: " + "; ".join(cells))
+        if entry.get("best_optuna"):
+            lines.append(
+                f"vs Optuna: compute of the best Optuna pruner within 0.5 points of regret "
+                f"({entry['best_optuna']}) over the policy's"
+            )
         if tried:
             lines += ["grids tried (chosen: best speed-up with regret <= 0.5 pts):", *tried]
     return "\n".join(lines)
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return f"{value:>8.2f}x" if value is not None and math.isfinite(value) else f"{'-':>9s}"
 
 
 def jsonable(value: Any) -> Any:

@@ -15,7 +15,7 @@ from weightcast.integrations._attrs import (
     encode_features,
     features_key,
 )
-from weightcast.policy import loss_summary, val_summary
+from weightcast.policy import loss_signal, loss_summary, val_summary
 from weightcast.policy._rules import check_steps
 
 optuna = require("optuna")
@@ -46,6 +46,13 @@ class TrialReporter:
       reported before ``t`` (:func:`weightcast.policy.curve_summary`) as one user attribute of the
       trial (see :mod:`weightcast.integrations._attrs`), then asks the pruner;
     - ``on_eval(step, val_acc)``: ``trial.report(val_acc, step)``, then asks the pruner.
+
+    ``report="loss"`` is for a search that evaluates nothing during training (validation passes
+    cost compute; weights and the training loss do not): at each rung step of the pruner (its
+    decision steps and later rungs) the reporter calls ``trial.report`` with
+    :func:`weightcast.policy.loss_signal` (minus the mean training loss over the second half of
+    the steps so far) and asks the pruner; ``on_eval`` then only keeps the score for the
+    features, so evaluate once, at the end, and return that score from the objective.
 
     When the pruner says stop, the hook raises ``optuna.TrialPruned`` (``prune=False``: never
     raises; check :attr:`should_stop` yourself). A non-finite loss or non-finite weights mark the
@@ -78,6 +85,7 @@ class TrialReporter:
         *,
         weights: bool | None = None,
         prune: bool = True,
+        report: str = "val",
     ) -> None:
         pruner = getattr(getattr(trial, "study", None), "pruner", None)
         if steps is None:
@@ -87,7 +95,14 @@ class TrialReporter:
                     "give the decision steps (steps=[...]): the study's pruner "
                     f"({type(pruner).__name__}) does not define them"
                 )
+        if report not in ("val", "loss"):
+            raise ValueError(f"report must be 'val' or 'loss', got report={report!r}")
         self.steps = check_steps(steps)
+        self.report_mode = report
+        rung_steps = getattr(getattr(pruner, "config", None), "rung_steps", None)
+        self.report_steps = (
+            tuple(sorted(set(self.steps) | set(rung_steps or ()))) if report == "loss" else ()
+        )
         self.taus = tuple(sorted({int(t) for t in taus}))
         if any(t < 1 for t in self.taus):
             raise ValueError(f"taus must be positive integers, got taus={tuple(taus)!r}")
@@ -99,7 +114,10 @@ class TrialReporter:
         self.should_stop = False
         self.diverged_step: int | None = None
         self._steps = frozenset(self.steps)
-        self._last = self.steps[-1]
+        self._report_steps = frozenset(self.report_steps)
+        self._last = (
+            max(self.steps[-1], *self.report_steps) if self.report_steps else self.steps[-1]
+        )
         self._loss_steps: list[int] = []
         self._losses: list[float] = []
         self._val_steps: list[int] = []
@@ -128,15 +146,21 @@ class TrialReporter:
                 self._mark_diverged(self._recorder.diverged_step)
         if step in self._steps:
             self.trial.set_user_attr(features_key(step), self._payload(step))
-            self._ask()
-        elif self.diverged_step == step:
+        if step in self._report_steps:
+            self.trial.report(loss_signal(self._loss_steps, self._losses, step), step)
+        if step in self._steps or step in self._report_steps or self.diverged_step == step:
             self._ask()
 
     def on_eval(self, step: int, val_acc: float) -> None:
-        """A validation score at ``step``: ``trial.report`` it, then ask the pruner."""
+        """A validation score at ``step``: ``trial.report`` it, then ask the pruner.
+
+        With ``report="loss"`` the score is only kept for the features (nothing is reported).
+        """
         if int(step) <= self._last:
             self._val_steps.append(int(step))
             self._vals.append(float(val_acc))
+        if self.report_mode == "loss":
+            return
         self.trial.report(float(val_acc), int(step))
         self._ask()
 

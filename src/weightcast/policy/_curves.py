@@ -62,6 +62,20 @@ def window_loss(steps: npt.ArrayLike, train_loss: npt.ArrayLike, a: float, b: fl
     return float(np.average(vals, weights=overlap[ok]))
 
 
+def loss_signal(steps: npt.ArrayLike, train_loss: npt.ArrayLike, t: int) -> float:
+    """The value a study reports at step ``t`` when it evaluates nothing during training.
+
+    Minus the mean training loss over the second half of the steps, ``(t / 2, t]`` (higher is
+    better, like an accuracy): the training loss costs no pass over validation data, and half of
+    the steps so far smooth the minibatch noise. A diverged loss counts as ``DIVERGED_LOSS``.
+
+    >>> loss_signal([2, 4, 6, 8], [4.0, 3.0, 2.0, 1.0], 8)
+    -1.5
+    """
+    value = window_loss(steps, train_loss, t / 2, t)
+    return -value if math.isfinite(value) else -float(DIVERGED_LOSS)
+
+
 def val_summary(steps: npt.ArrayLike, val_acc: npt.ArrayLike, t: int) -> dict[str, float]:
     """The validation curve up to step ``t``: its last value, its best, its last at ``t / 2``.
 

@@ -73,16 +73,23 @@ class RecordedRun:
         )
 
 
-def run_cost(run: RecordedRun, stop_step: int | None) -> float:
+def run_cost(run: RecordedRun, stop_step: int | None, *, curve: bool = True) -> float:
     """Compute a run used when stopped at ``stop_step`` (``None``: it completed).
 
-    Iterations up to the stop plus ``eval_cost`` per evaluation at or before it.
+    Iterations up to the stop plus ``eval_cost`` per evaluation at or before it. ``curve=False``
+    is a search that evaluates nothing during training (a policy that decides from weights and
+    the training loss, which cost no pass over validation data): a completed run pays one
+    evaluation, at the end, to learn its final value; a stopped one pays none.
 
     >>> r = RecordedRun("a", 0.9, 100, 0.5, np.array([0, 10, 20, 100]), np.zeros(4))
     >>> run_cost(r, 15)    # 15 iterations, evaluations at 0 and 10
     16.0
+    >>> run_cost(r, 15, curve=False), run_cost(r, None, curve=False)
+    (15.0, 100.5)
     """
     stop = run.T if stop_step is None else min(int(stop_step), run.T)
+    if not curve:
+        return float(stop + (run.eval_cost if stop_step is None else 0.0))
     n_evals = int(np.count_nonzero(run.steps <= stop))
     return float(stop + n_evals * run.eval_cost)
 

@@ -10,8 +10,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-DEFAULT_FRACTIONS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
-"""Default decision points as fractions of the training length T."""
+DEFAULT_FRACTIONS: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4)
+"""Default decision points as fractions of the training length T.
+
+Not 1 %: on the development corpora (``corpora/digits-t500``, ``corpora/fashion14``) the best
+fashion14 run looks hopeless at 1 % of T, in its validation accuracy and in its training loss
+alike (successive halving from 1 % loses it too), and a decision there cost 1.6-2 points of
+regret against none from 2 % on."""
 
 
 def decision_steps(
@@ -26,7 +31,7 @@ def decision_steps(
     Duplicates are dropped; the result is increasing.
 
     >>> decision_steps(1000)
-    (10, 20, 50, 100, 200, 400)
+    (20, 50, 100, 200, 400)
     >>> decision_steps(500, (0.02, 0.05, 0.1), grid=(10, 20, 50, 100))
     (10, 20, 50)
     """
