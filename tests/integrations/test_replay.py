@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,8 @@ from weightcast.corpus import Corpus, create_corpus, write_run
 from weightcast.corpus.testing import SyntheticResult
 from weightcast.integrations.optuna import (
     PolicyVariant,
+    WeightcastPruner,
+    corpus_prior,
     load_runs,
     make_payloads,
     replay,
@@ -163,3 +167,41 @@ def test_eval_free_policies_pay_only_the_final_evaluation(corpus: Corpus) -> Non
         else:  # over the regret bar: no Optuna pruner to compare with
             assert "best_optuna" not in out["grids"][grid]
             assert "vs_optuna" not in rows["wc-free"]
+
+
+def test_corpus_prior_holds_what_the_reporter_would_store(corpus: Corpus) -> None:
+    records = corpus_prior(corpus, [10, 20], val=False)
+    assert [r.value for r in records] == [0.90, 0.60, 0.10, 0.95]
+    assert all(r.state == "complete" for r in records)
+    names, values = records[0].features[20]
+    row = dict(zip(names, values, strict=True))
+    assert row["conv_last.raw.all.mean"] == pytest.approx(0.9 * 20, rel=1e-6)  # float32 storage
+    assert math.isnan(row["lc.val_acc.last"])  # val=False: no validation summary
+    # the loss point at 25 is 2 - 0.5 and stands for steps 1..25: the mean over (15, 20]
+    assert row["lc.train_loss.q4"] == pytest.approx(1.5)
+    with_val = dict(zip(*corpus_prior(corpus, [20])[0].features[20], strict=True))
+    assert with_val["lc.val_acc.last"] == pytest.approx(0.1)  # the evaluation at step 0
+    with pytest.raises(ValueError, match="T=100"):
+        corpus_prior(corpus, [10], T=1000)
+    with pytest.raises(ValueError, match="not feature steps"):
+        corpus_prior(corpus, [15])
+
+
+def test_pruner_with_a_prior_corpus_and_the_wc_prior_replay(corpus: Corpus) -> None:
+    pruner = WeightcastPruner("weights+lc", steps=[10, 20], T=100, prior=corpus.path)
+    assert len(pruner.prior) == 4
+    with pytest.raises(ValueError, match="prior needs features"):
+        WeightcastPruner("all", steps=[10], T=100, prior=corpus.path)
+    with pytest.raises(ValueError, match="needs a prior corpus"):
+        replay(corpus, ["wc-prior"], orders=1, grids=["dense"])
+    out = replay(
+        corpus,
+        ["wc-prior"],
+        orders=2,
+        grids=["dense"],
+        prior=corpus.path,
+        pruner_kwargs={"n_startup_trials": 10},  # nothing but the diverged run is pruned
+    )
+    row = out["grids"]["dense"]["policies"]["wc-prior"]
+    assert row["setting"]["prior_runs"] == 4 and row["setting"]["features"] == "weights+lc"
+    assert row["compute_mean"] == 3 * (100 + EVAL_COST) + 30

@@ -236,3 +236,25 @@ def test_oob_check_keeps_the_model_from_pruning_when_it_missed_the_best() -> Non
     assert (d.prune, d.reason) == (True, "interval")
     # residuals out of bag: 0 for nine trials, 0.9 for the best: their 90 % quantile is 0.09
     assert d.upper == pytest.approx(0.4 + 0.09)
+
+
+def test_prior_runs_let_the_model_decide_before_min_train_trials_complete() -> None:
+    # three finished runs of an earlier search: the final-value model exists from the start
+    prior = [rec(100 + i, "complete", f) for i, f in enumerate((0.9, 0.8, 0.3))]
+    p = PruningPolicy(
+        PolicyConfig(steps=(10,), features="lc", n_startup_trials=2, min_train=3, model_rung=False),
+        StubPredictor,
+        prior,
+    )
+    StubPredictor.fitted = []
+    done = [rec(0, "complete", 0.85), rec(1, "complete", 0.7)]
+    # two completed trials only (min_train is 3): without the prior the rung rule would decide
+    d = p.decide(rec(5, "running", values=[0.2], last=10), done)
+    assert (d.prune, d.reason, d.horizon) == (True, "interval", None)
+    assert d.target == 0.7  # 3rd best completed of *this* search (fewer than 3: the worst)
+    X, y = StubPredictor.fitted[-1]
+    # trained on the prior's three and the search's two finished trials, true final values
+    assert sorted(y.tolist()) == [0.3, 0.7, 0.8, 0.85, 0.9]
+    assert p.prior[0].number < 0  # kept apart from the study's trial numbers
+    with pytest.raises(ValueError, match="complete with a finite value"):
+        PruningPolicy(PolicyConfig(steps=(10,)), StubPredictor, [rec(0, "pruned")])

@@ -17,6 +17,7 @@ _POLICIES = (
     "wc-all",
     "wc-free",
     "sha-loss",
+    "wc-prior",
 )
 
 
@@ -32,9 +33,17 @@ _POLICIES = (
 )
 @click.option(
     "--policies",
-    default=",".join(_POLICIES),
+    default=",".join(_POLICIES[:-1]),
     show_default=True,
-    help="Comma-separated policies (no pruning is always included as the baseline).",
+    help="Comma-separated policies (no pruning is always included as the baseline; wc-prior "
+    "is added when --prior is given).",
+)
+@click.option(
+    "--prior",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A corpus of another search with the same T: the wc-prior policy learns from its "
+    "finished runs.",
 )
 @click.option(
     "--grids",
@@ -58,7 +67,7 @@ _POLICIES = (
     "--steps",
     default=None,
     help="Comma-separated decision steps of weightcast's pruner (feature steps of the corpus; "
-    "default: 1, 2, 5, 10, 20 and 40 % of T, snapped to them).",
+    "default: 2, 5, 10, 20 and 40 % of T, snapped to them).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the orders.")
 @click.option(
@@ -74,6 +83,7 @@ def replay_command(
     corpus: Path,
     orders: int,
     policies: str,
+    prior: Path | None,
     grids: str,
     n_train: float | None,
     batch_size: float | None,
@@ -94,6 +104,8 @@ def replay_command(
     from weightcast.integrations.optuna import format_replay, jsonable, replay
 
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    if prior is not None and "wc-prior" not in names:
+        names = (*names, "wc-prior")
     unknown = [p for p in names if p not in _POLICIES]
     if unknown:
         raise click.BadParameter(
@@ -119,6 +131,7 @@ def replay_command(
             batch_size=batch_size,
             steps=decision_steps,
             n_estimators=trees,
+            prior=prior,
             progress=say,
         )
     except (CorpusError, ValueError) as exc:

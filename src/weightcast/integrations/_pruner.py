@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ LATE_RUNG_FRACTIONS: tuple[float, ...] = (0.6, 0.8)
 if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial
+
+    from weightcast.corpus import Corpus
 
     from weightcast.policy._policy import IntervalPredictor
 
@@ -84,7 +87,11 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     end. The details are in :mod:`weightcast.policy._policy`.
 
     ``features``: ``"lc"`` (learning curve only), ``"weights"``, ``"weights+lc"`` or
-    ``"all"`` (weights, curve and hyperparameters). A model is refitted only when its training
+    ``"all"`` (weights, curve and hyperparameters). ``prior``: the finished runs of an earlier
+    search of the same kind (a recorded corpus, or complete :class:`TrialRecord` objects), learnt
+    from by every final-value model, so the model decides from the first trials on instead of
+    after ``min_train`` completed ones (features ``"weights"`` or ``"weights+lc"``;
+    ``prior_val=False`` when the trials report the training loss, not validation scores). A model is refitted only when its training
     trials changed, and then only once they grew by ``refit_growth`` (10 %). All state lives in
     the study's storage, so any number of workers and machines can share a study; each process
     keeps its own cache of models. Without the reporter (plain ``trial.report``) the pruner has
@@ -123,6 +130,8 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         n_jobs: int | None = -1,
         seed: int = 0,
         predictor_factory: Callable[[], IntervalPredictor] | None = None,
+        prior: Sequence[TrialRecord] | str | os.PathLike[str] | Corpus | None = None,
+        prior_val: bool = True,
     ) -> None:
         if steps is None:
             if T is None:
@@ -154,6 +163,19 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         self.n_estimators = n_estimators
         self.n_jobs = n_jobs
         self.predictor_factory = predictor_factory
+        if prior is not None and features in ("lc", "all"):
+            raise ValueError(
+                f"a prior needs features 'weights' or 'weights+lc', got features={features!r} "
+                "('all' would need the same hyperparameter encoding in both searches)"
+            )
+        if prior is None:
+            self.prior: tuple[TrialRecord, ...] = ()
+        elif isinstance(prior, str | os.PathLike) or hasattr(prior, "runs"):
+            from weightcast.integrations._prior import corpus_prior
+
+            self.prior = tuple(corpus_prior(prior, self.config.steps, val=prior_val, T=T))  # type: ignore[arg-type]
+        else:
+            self.prior = tuple(prior)
         self._policies: dict[str, PruningPolicy] = {}
         self._records: dict[tuple[str, int], TrialRecord] = {}
         self.last_decision: Decision | None = None
@@ -172,7 +194,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         """The policy (and its cache of models) this pruner keeps for ``study``."""
         name = study.study_name
         if name not in self._policies:
-            self._policies[name] = PruningPolicy(self.config, self._make_predictor)
+            self._policies[name] = PruningPolicy(self.config, self._make_predictor, self.prior)
         return self._policies[name]
 
     def _make_predictor(self) -> IntervalPredictor:

@@ -70,16 +70,19 @@ POLICIES: tuple[str, ...] = (
     "wc-all",
     "wc-free",
     "sha-loss",
+    "wc-prior",
 )
-"""Policies the replay knows: no pruning, Optuna's three pruners, weightcast's variants, and two
+"""Policies the replay knows: no pruning, Optuna's three pruners, weightcast's variants, and three
 that evaluate nothing during training (``wc-free``: weightcast on weights, training loss and
 hyperparameters; ``sha-loss``: successive halving on the training loss, the ablation that tells
-how much of ``wc-free``'s saving comes from skipping evaluations alone)."""
+how much of ``wc-free``'s saving comes from skipping evaluations alone; ``wc-prior``: weightcast
+on weights and training loss with the finished runs of another corpus as prior, which needs
+``prior=``)."""
 
-DEFAULT_POLICIES: tuple[str, ...] = POLICIES
-"""Policies replayed by default."""
+DEFAULT_POLICIES: tuple[str, ...] = POLICIES[:-1]
+"""Policies replayed by default (``wc-prior`` only when a prior corpus is given)."""
 
-EVAL_FREE: frozenset[str] = frozenset({"wc-free", "sha-loss"})
+EVAL_FREE: frozenset[str] = frozenset({"wc-free", "sha-loss", "wc-prior"})
 """Policies fed :func:`~weightcast.policy.loss_signal` instead of the validation curve: they pay
 no evaluation but the final one, and their outcome does not depend on the curve grid."""
 
@@ -115,8 +118,11 @@ def policy_variants(
     n_jobs: int | None = -1,
     seed: int = 0,
     pruner_kwargs: Mapping[str, Any] | None = None,
+    prior: Sequence[Any] | None = None,
 ) -> list[PolicyVariant]:
     """The variants of ``policy`` to replay (several for Optuna's pruners: their grid).
+
+    ``prior``: the prior trial records of ``wc-prior`` (:func:`corpus_prior`).
 
     >>> [v.setting for v in policy_variants("sha", 1000, (20, 50), grid_fractions=(0.02, 0.05))]
     [{'min_resource': 20}, {'min_resource': 50}]
@@ -157,7 +163,7 @@ def policy_variants(
             if r < T
         ]
     if policy.startswith("wc-"):
-        features = "all" if policy == "wc-free" else policy[3:]
+        features = {"wc-free": "all", "wc-prior": "weights+lc"}.get(policy, policy[3:])
         kwargs = {
             "steps": tuple(steps),
             "T": T,
@@ -167,8 +173,17 @@ def policy_variants(
             "refit_growth": REPLAY_REFIT_GROWTH,
             **(pruner_kwargs or {}),
         }
+        if policy == "wc-prior":
+            if not prior:
+                raise ValueError("wc-prior needs the finished runs of a prior corpus (prior=...)")
+            kwargs["prior"] = tuple(prior)
         WeightcastPruner(features, **kwargs)  # check the settings once, early
-        setting = {"features": features, **{k: v for k, v in kwargs.items() if k != "n_jobs"}}
+        setting = {
+            "features": features,
+            **{k: v for k, v in kwargs.items() if k not in ("n_jobs", "prior")},
+        }
+        if policy == "wc-prior":
+            setting["prior_runs"] = len(kwargs["prior"])
         if policy in EVAL_FREE:
             setting["report"] = "loss"
         return [
@@ -442,7 +457,7 @@ def make_payloads(
 # -- the benchmark -----------------------------------------------------------------------------
 def replay(
     corpus: Corpus | str | os.PathLike[str],
-    policies: Sequence[str] = POLICIES,
+    policies: Sequence[str] = DEFAULT_POLICIES,
     *,
     orders: int = 5,
     seed: int = 0,
@@ -454,6 +469,7 @@ def replay(
     n_estimators: int = 100,
     n_jobs: int | None = -1,
     pruner_kwargs: Mapping[str, Any] | None = None,
+    prior: Corpus | str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Replay ``orders`` seeded random orders of the corpus's runs with each policy.
@@ -466,7 +482,8 @@ def replay(
     grid) defaults to the corpus's ``n_train`` meta value.
 
     weightcast's pruners are replayed with ``n_estimators`` trees (100 by default, to fit the
-    time budget; live default 400).
+    time budget; live default 400). ``prior``: a corpus of another search with the same T, whose
+    finished runs ``wc-prior`` learns from (see :class:`WeightcastPruner`).
     """
     from weightcast.corpus import Corpus
 
@@ -484,6 +501,8 @@ def replay(
         n_train = corpus_n_train(corpus)
     if "none" not in policies:
         policies = ("none", *policies)
+    if "wc-prior" in policies and prior is None:
+        raise ValueError("the wc-prior policy needs a prior corpus (prior=..., --prior)")
     say = progress or (lambda _msg: None)
     dense, dec_steps = load_runs(corpus, steps)
     if not dense:
@@ -493,6 +512,11 @@ def replay(
     rng = np.random.default_rng(seed)
     order_list = [rng.permutation(len(dense)).tolist() for _ in range(orders)]
     dists = _distributions(dense)
+    prior_records = None
+    if prior is not None:
+        from weightcast.integrations._prior import corpus_prior
+
+        prior_records = corpus_prior(prior, dec_steps, val=False, T=T)
     result: dict[str, Any] = {
         "corpus": str(getattr(corpus, "path", "")),
         "n_runs": len(dense),
@@ -504,6 +528,7 @@ def replay(
         "n_estimators": n_estimators,
         "grid_fractions": list(grid_fractions),
         "reach_tolerance": REACH_TOLERANCE,
+        "prior": None if prior is None else str(getattr(prior, "path", prior)),
         "grids": {},
     }
     verbosity = optuna.logging.get_verbosity()
@@ -529,6 +554,7 @@ def replay(
                     n_jobs=n_jobs,
                     seed=seed,
                     pruner_kwargs=pruner_kwargs,
+                    prior=prior_records,
                 )
                 candidates = []
                 for v_index, variant in enumerate(variants):

@@ -27,6 +27,7 @@ from weightcast.integrations._attrs import (
     encode_features,
     features_key,
 )
+from weightcast.integrations._prior import corpus_prior
 from weightcast.integrations._pruner import WeightcastPruner
 from weightcast.integrations._replay import (
     GRID_FRACTIONS,
@@ -54,6 +55,7 @@ __all__ = [
     "TrialReporter",
     "WeightcastPruner",
     "choose",
+    "corpus_prior",
     "decode_features",
     "encode_features",
     "epoch_runs",

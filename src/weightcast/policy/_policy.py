@@ -48,7 +48,7 @@ import math
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -179,6 +179,12 @@ class PruningPolicy:
     ``predictor_factory`` makes an unfitted predictor with ``fit``, ``predict`` and
     ``predict_interval(X, coverage)`` (default: ``weightcast.predict.Predictor``).
 
+    ``prior``: finished runs of an earlier search (complete records with features at the
+    decision steps, e.g. from a recorded corpus), added with their true final values to the
+    training rows of every final-value model. They end the cold start: the model can decide
+    from the first trials on, the way the paper's forest, trained on finished runs, predicts
+    new ones. They never enter the targets, the warm-up count or the rank rule's field.
+
     >>> policy = PruningPolicy(PolicyConfig(steps=(10,), n_startup_trials=1))
     >>> done = TrialRecord(0, "complete", 0.9, np.array([10]), np.array([0.8]), rungs={10: 0.8})
     >>> bad = TrialRecord(1, "running", steps=np.array([10]), values=np.array([np.nan]))
@@ -193,9 +199,17 @@ class PruningPolicy:
         self,
         config: PolicyConfig,
         predictor_factory: Callable[[], IntervalPredictor] | None = None,
+        prior: Sequence[TrialRecord] = (),
     ) -> None:
         self.config = config
         self.predictor_factory = predictor_factory
+        bad = [r.number for r in prior if r.state != "complete" or not math.isfinite(r.value)]
+        if bad:
+            raise ValueError(
+                f"prior runs must be complete with a finite value; runs {bad[:5]} are not"
+            )
+        # negative numbers: their rows are cached apart from the study's trials
+        self.prior = tuple(replace(r, number=-1 - i) for i, r in enumerate(prior))
         self._fits: dict[tuple[int, int | None], _Fit] = {}
         self._rows: dict[tuple[int, int], FeatureBlock | None] = {}
         self._preds: dict[tuple[int, int, int, int], tuple[float, float]] = {}
@@ -324,6 +338,11 @@ class PruningPolicy:
         cfg = self.config
         ts = _TrainingSet()
         floored: list[FeatureBlock] = []
+        if h is None:
+            for p in self.prior:
+                row = self._cached_row(p, d)
+                if row is not None:
+                    ts.add(row, p.value, True, 1)
         for o in others:
             if o.state not in ("complete", "pruned"):
                 continue

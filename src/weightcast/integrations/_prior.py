@@ -1,0 +1,61 @@
+"""Finished runs of a recorded corpus as the pruner's prior (an earlier search's results)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from weightcast.integrations._attrs import decode_features
+from weightcast.integrations._replay import load_runs, make_payloads
+from weightcast.policy import FeatureBlock, TrialRecord
+
+if TYPE_CHECKING:
+    from weightcast.corpus import Corpus
+
+
+def corpus_prior(
+    corpus: Corpus | str | os.PathLike[str],
+    steps: Sequence[int],
+    *,
+    val: bool = True,
+    T: int | None = None,  # noqa: N803 - the paper's name for the training length
+) -> list[TrialRecord]:
+    """The corpus's finished runs as complete trial records, with features at ``steps``.
+
+    Each record holds, at each decision step, what :class:`TrialReporter` would have stored
+    there for that run: the weight features (largest recorded tau ``<= t``), the training-loss
+    summary and, with ``val=True``, the validation summary (``val=False`` for a search that
+    reports the training loss instead, whose trials have no validation scores before the end).
+    Runs whose final value is not finite are left out; so are steps where a run had diverged.
+    ``T``: the training length of the search the prior is for; a corpus of another length is
+    refused (its features would be at other fractions of training).
+
+    >>> from weightcast.corpus.testing import make_synthetic_corpus  # doctest: +SKIP
+    >>> corpus_prior(make_synthetic_corpus(tmp / "c"), steps=[20])[0].state  # doctest: +SKIP
+    'complete'
+    """
+    from weightcast.corpus import Corpus
+
+    if not isinstance(corpus, Corpus):
+        corpus = Corpus(corpus)
+    if T is not None and int(corpus.T) != int(T):
+        raise ValueError(
+            f"the prior corpus {corpus.path} was recorded with T={corpus.T}, the search has "
+            f"T={T}: its weights at the same steps are at other fractions of training; record "
+            "a prior with the search's T"
+        )
+    runs, steps = load_runs(corpus, steps)
+    payloads = make_payloads(runs, steps, weights=True, val=val)
+    records = []
+    for i, run in enumerate(runs):
+        if not math.isfinite(run.final):
+            continue
+        features: dict[int, FeatureBlock] = {}
+        for t in steps:
+            block = decode_features(payloads[(i, t)])
+            if block is not None:
+                features[t] = block
+        records.append(TrialRecord(i, "complete", float(run.final), features=features))
+    return records
