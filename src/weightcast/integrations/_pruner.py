@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from weightcast.corpus import Corpus
-
     from weightcast.policy._policy import IntervalPredictor
 
 _STATES = {
