@@ -160,8 +160,14 @@ def make_objective(
         eval_cost = preset.n_val / (3 * int(hparams["batch_size"]))
         trial.set_user_attr(FULL_COST_KEY, full_cost(preset, eval_cost, curve))
         try:
+            # the reporter computes the features the pruner needs; the corpus recorder is not run
             result = run_trial(
-                run_preset, hparams, seed=run_seed(seed, index), data=data, callbacks=callbacks
+                run_preset,
+                hparams,
+                seed=run_seed(seed, index),
+                data=data,
+                callbacks=callbacks,
+                record=False,
             )
         except optuna.TrialPruned:
             trial.set_user_attr(COST_KEY, meter.step + meter.evals * eval_cost)

@@ -126,6 +126,10 @@ def test_training_is_seeded(tiny, data) -> None:  # type: ignore[no-untyped-def]
     pd_testing.assert_frame_equal(a.raw, b.raw)
     assert a.final_acc == b.final_acc
     assert not a.curve["train_loss"].equals(c.curve["train_loss"])
+    # without the recorder: the same run (recording does not touch the RNG), empty tables
+    quiet = run_trial(tiny, {**HP, "dropout": 0.2}, seed=3, data=data, record=False)
+    assert quiet.final_acc == a.final_acc
+    assert quiet.raw.empty and quiet.curve.empty and quiet.feature_time == 0
 
 
 class Stop(Exception):

@@ -56,6 +56,7 @@ def run_trial(
     progress: Callable[[int, int], None] | None = None,
     *,
     num_threads: int | None = 1,
+    record: bool = True,
 ) -> TrialResult:
     """Train one configuration of ``preset`` and record it.
 
@@ -65,7 +66,9 @@ def run_trial(
     after the recorder; what they raise (e.g. ``optuna.TrialPruned``) propagates. ``progress(step,
     T)`` is called at every evaluation. ``num_threads`` sets torch's intra-op threads for the run
     (restored afterwards; None leaves them as they are); denormal floats are flushed to zero during
-    the run (much faster on CPU). Divergence never raises: it is recorded.
+    the run (much faster on CPU). Divergence never raises: it is recorded. ``record=False``
+    records neither features nor the curve (their tables come back empty): for a search whose
+    callbacks compute what they need themselves (a live search's reporter).
 
     >>> from weightcast.search import get_preset
     >>> preset = get_preset("digits")
@@ -84,7 +87,7 @@ def run_trial(
         data = preset.load_data()
     start = time.perf_counter()
     recorder = FeatureRecorder(preset.steps, preset.taus, preset.eval_every)
-    hooks: list[object] = [recorder, *callbacks]
+    hooks: list[object] = [recorder, *callbacks] if record else [*callbacks]
     if progress is not None:
         hooks.append(_Progress(progress, preset.T))
     with _cpu_settings(torch, num_threads), torch.random.fork_rng(devices=[]):
