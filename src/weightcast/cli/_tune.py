@@ -101,9 +101,23 @@ def default_corpus() -> Path:
     type=click.Path(),
     help="Recorded digits corpus (default: the one shipped in corpora/digits).",
 )
+@click.option(
+    "--report",
+    "report_mode",
+    default="loss",
+    show_default=True,
+    type=click.Choice(["val", "loss"]),
+    help="What trials report: nothing but weights and training loss, one evaluation at the end "
+    "(loss), or the validation accuracy every eval_every steps (val).",
+)
 @click.option("--no-report", is_flag=True, help="Skip the report.")
 def demo_command(
-    n_trials: int, workers: int, out: str, corpus: str | None, no_report: bool
+    n_trials: int,
+    workers: int,
+    out: str,
+    corpus: str | None,
+    report_mode: str,
+    no_report: bool,
 ) -> None:
     """The main job: a pruned search on the embedded digits data, then the corpus report."""
     from weightcast.tuning import tune
@@ -116,6 +130,7 @@ def demo_command(
         n_trials,
         workers=workers,
         features="all",
+        report=report_mode,
         reference=corpus_path if has_corpus else None,
     )
     click.echo(summary.format())
