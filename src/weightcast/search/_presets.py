@@ -33,7 +33,7 @@ class Preset:
 
     >>> preset = get_preset("digits")
     >>> preset.T, preset.taus
-    (500, (5, 10))
+    (1000, (5, 10))
     """
 
     name: str
