@@ -78,3 +78,17 @@ def test_replay_missing_corpus(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["replay", str(tmp_path / "nope"), "--quiet"])
     assert res.exit_code == 1
     assert "Error" in res.output
+
+
+def test_replay_with_a_prior_adds_wc_prior(corpus: Path, tmp_path: Path) -> None:
+    prior = make_synthetic_corpus(tmp_path / "prior", n_runs=8, seed=1)
+    args = ["replay", str(corpus), "--orders", "1", "--policies", "sha-loss,wc-free"]
+    res = CliRunner().invoke(
+        main, [*args, "--grids", "dense", "--prior", str(prior), "--trees", "10", "--quiet"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "wc-prior" in res.output and "wc-free" in res.output and "sha-loss" in res.output
+    assert "vs Optuna" in res.output  # the compute-ratio column
+    no_prior = ["replay", str(corpus), "--orders", "1", "--policies", "wc-prior", "--quiet"]
+    res = CliRunner().invoke(main, no_prior)
+    assert res.exit_code == 1 and "needs a prior corpus" in res.output

@@ -492,6 +492,8 @@ def replay(
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         raise ValueError(f"unknown policies {unknown}; known policies: {POLICIES}")
+    if "wc-prior" in policies and prior is None:
+        raise ValueError("the wc-prior policy needs a prior corpus (prior=..., --prior)")
     bad_grids = [g for g in grids if g not in GRIDS]
     if bad_grids:
         raise ValueError(f"unknown grids {bad_grids}; known grids: {GRIDS}")
@@ -501,8 +503,6 @@ def replay(
         n_train = corpus_n_train(corpus)
     if "none" not in policies:
         policies = ("none", *policies)
-    if "wc-prior" in policies and prior is None:
-        raise ValueError("the wc-prior policy needs a prior corpus (prior=..., --prior)")
     say = progress or (lambda _msg: None)
     dense, dec_steps = load_runs(corpus, steps)
     if not dense:
