@@ -272,3 +272,25 @@ def test_loss_mode_study_prunes_a_flat_loss_on_the_rung_rule() -> None:
         study.tell(trial, x)
     assert states(study) == ["COMPLETE"] * 3 + ["PRUNED"] * 2 + ["COMPLETE"]
     assert all(t.intermediate_values[5] < 0 for t in study.trials)  # minus a loss
+
+
+def test_loss_reports_drive_optunas_own_successive_halving() -> None:
+    """The reporter's loss mode works with any pruner: here Optuna's SuccessiveHalvingPruner."""
+    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=3)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    for x in [0.9, 0.1, 0.05, 0.95]:
+        trial = study.ask()
+        reporter = TrialReporter(trial, steps=[5, 15, 45], report="loss", weights=False)
+        assert reporter._recorder is None  # no weight features computed
+        try:
+            for step in range(1, T + 1):
+                reporter.on_train_step(None, step, 2.0 - x * step / T)
+        except optuna.TrialPruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            continue
+        study.tell(trial, x)
+    # the loss falls faster for a larger x: the slow learners lose their rung at step 5, the
+    # fastest is promoted at every rung
+    assert states(study) == ["COMPLETE", "PRUNED", "PRUNED", "COMPLETE"]
+    assert max(study.trials[1].intermediate_values) == 5
+    assert set(study.trials[0].intermediate_values) == {5, 15, 45}
