@@ -6,19 +6,7 @@ import json
 from pathlib import Path
 
 from weightcast.cli._app import click, main
-
-_POLICIES = (
-    "none",
-    "median",
-    "sha",
-    "hyperband",
-    "wc-lc",
-    "wc-weights",
-    "wc-all",
-    "wc-free",
-    "sha-loss",
-    "wc-prior",
-)
+from weightcast.integrations._names import DEFAULT_POLICIES, GRIDS, POLICIES
 
 
 @main.command("replay")
@@ -33,7 +21,7 @@ _POLICIES = (
 )
 @click.option(
     "--policies",
-    default=",".join(_POLICIES[:-1]),
+    default=",".join(DEFAULT_POLICIES),
     show_default=True,
     help="Comma-separated policies (no pruning is always included as the baseline; wc-prior "
     "is added when --prior is given).",
@@ -106,13 +94,13 @@ def replay_command(
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
     if prior is not None and "wc-prior" not in names:
         names = (*names, "wc-prior")
-    unknown = [p for p in names if p not in _POLICIES]
+    unknown = [p for p in names if p not in POLICIES]
     if unknown:
         raise click.BadParameter(
-            f"unknown {unknown}; choose from {', '.join(_POLICIES)}", param_hint="--policies"
+            f"unknown {unknown}; choose from {', '.join(POLICIES)}", param_hint="--policies"
         )
     grid_names = tuple(g.strip() for g in grids.split(",") if g.strip())
-    bad = [g for g in grid_names if g not in ("dense", "epoch")]
+    bad = [g for g in grid_names if g not in GRIDS]
     if bad or not grid_names:
         raise click.BadParameter(f"unknown {bad}; choose from dense, epoch", param_hint="--grids")
     try:

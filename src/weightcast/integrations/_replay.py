@@ -35,6 +35,7 @@ from weightcast.integrations._attrs import (
     encode_features,
     features_key,
 )
+from weightcast.integrations._names import DEFAULT_POLICIES, EVAL_FREE, GRIDS, POLICIES
 from weightcast.integrations._pruner import WeightcastPruner
 from weightcast.policy import (
     DEFAULT_FRACTIONS,
@@ -59,35 +60,6 @@ if TYPE_CHECKING:
 
 GRID_FRACTIONS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2)
 """Grid of Optuna's settings (``min_resource``, ``n_warmup_steps``) as fractions of T."""
-
-POLICIES: tuple[str, ...] = (
-    "none",
-    "median",
-    "sha",
-    "hyperband",
-    "wc-lc",
-    "wc-weights",
-    "wc-all",
-    "wc-free",
-    "sha-loss",
-    "wc-prior",
-)
-"""Policies the replay knows: no pruning, Optuna's three pruners, weightcast's variants, and three
-that evaluate nothing during training (``wc-free``: weightcast on weights, training loss and
-hyperparameters; ``sha-loss``: successive halving on the training loss, the ablation that tells
-how much of ``wc-free``'s saving comes from skipping evaluations alone; ``wc-prior``: weightcast
-on weights and training loss with the finished runs of another corpus as prior, which needs
-``prior=``)."""
-
-DEFAULT_POLICIES: tuple[str, ...] = POLICIES[:-1]
-"""Policies replayed by default (``wc-prior`` only when a prior corpus is given)."""
-
-EVAL_FREE: frozenset[str] = frozenset({"wc-free", "sha-loss", "wc-prior"})
-"""Policies fed :func:`~weightcast.policy.loss_signal` instead of the validation curve: they pay
-no evaluation but the final one, and their outcome does not depend on the curve grid."""
-
-GRIDS: tuple[str, ...] = ("dense", "epoch")
-"""Curve grids: as recorded in the corpus, and once per epoch (as users usually record it)."""
 
 PrunerFactory = Callable[[], Any]
 
