@@ -242,9 +242,12 @@ def test_reporter_in_loss_mode_reports_the_training_loss_at_the_rung_steps() -> 
     for step, loss in enumerate(losses, start=1):
         reporter.on_train_step(layers(0.5, step), step, loss)
         if step % 5 == 0:
-            reporter.on_eval(step, 0.3)  # kept for the features, never reported
+            reporter.on_eval(step, 0.3)  # ignored in loss mode
     got = study.trials[0].intermediate_values
     assert sorted(got) == [5, 10, 20, 36, 48]
+    names, values = decode_features(study.trials[0].user_attrs[features_key(20)])
+    row = dict(zip(names, values, strict=True))
+    assert math.isnan(row["lc.val_acc.last"])  # the evaluations were not kept either
     for t, value in got.items():
         # step s stands for (s - 1, s]: its weight is its overlap with (t / 2, t]
         weights = [max(0.0, min(s, t) - max(s - 1, t / 2)) for s in range(1, T + 1)]

@@ -51,8 +51,9 @@ class TrialReporter:
     cost compute; weights and the training loss do not): at each rung step of the pruner (its
     decision steps and later rungs) the reporter calls ``trial.report`` with
     :func:`weightcast.policy.loss_signal` (minus the mean training loss over the second half of
-    the steps so far) and asks the pruner; ``on_eval`` then only keeps the score for the
-    features, so evaluate once, at the end, and return that score from the objective.
+    the steps so far) and asks the pruner; ``on_eval`` is then ignored (the features carry no
+    validation summary, as in the replay and in a prior built with ``val=False``), so evaluate
+    once, at the end, and return that score from the objective.
 
     When the pruner says stop, the hook raises ``optuna.TrialPruned`` (``prune=False``: never
     raises; check :attr:`should_stop` yourself). A non-finite loss or non-finite weights mark the
@@ -154,13 +155,13 @@ class TrialReporter:
     def on_eval(self, step: int, val_acc: float) -> None:
         """A validation score at ``step``: ``trial.report`` it, then ask the pruner.
 
-        With ``report="loss"`` the score is only kept for the features (nothing is reported).
+        With ``report="loss"`` it is ignored: nothing is reported or kept.
         """
+        if self.report_mode == "loss":
+            return
         if int(step) <= self._last:
             self._val_steps.append(int(step))
             self._vals.append(float(val_acc))
-        if self.report_mode == "loss":
-            return
         self.trial.report(float(val_acc), int(step))
         self._ask()
 
