@@ -25,6 +25,7 @@ from typing import Any
 
 from weightcast._imports import require
 from weightcast.corpus import Corpus, CorpusError, run_seed
+from weightcast.integrations._names import check_report
 from weightcast.search import Preset, get_preset, run_trial
 
 COST_KEY = "weightcast:cost"
@@ -137,9 +138,7 @@ def make_objective(
     optuna = require("optuna")
     from weightcast.integrations.optuna import TrialReporter
 
-    if report not in ("val", "loss"):
-        raise ValueError(f"report must be 'val' or 'loss', got report={report!r}")
-    curve = report == "val"
+    curve = check_report(report) == "val"
     run_preset = preset if curve else dataclasses.replace(preset, eval_every=preset.T)
 
     def objective(trial: Any) -> float:
@@ -302,9 +301,7 @@ def tune(
         raise ValueError(
             f"features must be one of none, lc, weights, weights+lc, all; got {features!r}"
         )
-    if report not in ("val", "loss"):
-        raise ValueError(f"report must be 'val' or 'loss', got report={report!r}")
-    if report == "loss" and features == "lc":
+    if check_report(report) == "loss" and features == "lc":
         raise ValueError(
             "features='lc' needs the validation curve: use report='val', or features "
             "'weights', 'weights+lc' or 'all' with report='loss'"

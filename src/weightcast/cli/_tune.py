@@ -6,6 +6,7 @@ from pathlib import Path
 
 from weightcast._imports import require
 from weightcast.cli._app import main
+from weightcast.integrations._names import REPORT_MODES
 
 click = require("click", "cli")
 
@@ -34,7 +35,7 @@ _FEATURES = click.Choice(["all", "weights", "weights+lc", "lc", "none"])
     "--report",
     default="val",
     show_default=True,
-    type=click.Choice(["val", "loss"]),
+    type=click.Choice(REPORT_MODES),
     help="What trials report while training: the validation accuracy every eval_every steps "
     "(val), or nothing but weights and training loss, with one evaluation at the end (loss: "
     "no validation passes to pay for).",
@@ -106,7 +107,7 @@ def default_corpus() -> Path:
     "report_mode",
     default="loss",
     show_default=True,
-    type=click.Choice(["val", "loss"]),
+    type=click.Choice(REPORT_MODES),
     help="What trials report: nothing but weights and training loss, one evaluation at the end "
     "(loss), or the validation accuracy every eval_every steps (val).",
 )

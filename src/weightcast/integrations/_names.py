@@ -30,3 +30,21 @@ no evaluation but the final one, and their outcome does not depend on the curve 
 
 GRIDS: tuple[str, ...] = ("dense", "epoch")
 """Curve grids: as recorded in the corpus, and once per epoch (as users usually record it)."""
+
+REPORT_MODES: tuple[str, ...] = ("val", "loss")
+"""What a trial reports while training: its validation score, or minus its training loss."""
+
+
+def check_report(report: str) -> str:
+    """``report`` if it is one of :data:`REPORT_MODES`, else a ValueError that names them.
+
+    >>> check_report("loss")
+    'loss'
+    >>> check_report("accuracy")
+    Traceback (most recent call last):
+    ...
+    ValueError: report must be 'val' or 'loss', got report='accuracy'
+    """
+    if report not in REPORT_MODES:
+        raise ValueError(f"report must be 'val' or 'loss', got report={report!r}")
+    return report

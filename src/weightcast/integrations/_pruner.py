@@ -90,10 +90,10 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     search of the same kind (a recorded corpus, or complete :class:`TrialRecord` objects), learnt
     from by every final-value model, so the model decides from the first trials on instead of
     after ``min_train`` completed ones (features ``"weights"`` or ``"weights+lc"``;
-    ``prior_val=False`` when the trials report the training loss, not validation scores). A model is refitted only when its training
-    trials changed, and then only once they grew by ``refit_growth`` (10 %). All state lives in
-    the study's storage, so any number of workers and machines can share a study; each process
-    keeps its own cache of models. Without the reporter (plain ``trial.report``) the pruner has
+    ``prior_val=False`` when the trials report the training loss, not validation scores).
+    A model is refitted only when its training trials changed, and then only once they grew by
+    ``refit_growth`` (10 %). All state lives in the study's storage, so any number of workers
+    and machines can share a study; each process keeps its own cache of models. Without the reporter (plain ``trial.report``) the pruner has
     no features and acts as the rung rule alone.
 
     >>> import optuna

@@ -118,7 +118,7 @@ def policy_variants(
                 policy,
                 {"min_resource": r},
                 partial(pruners.SuccessiveHalvingPruner, min_resource=r, reduction_factor=3),
-                curve=policy == "sha",
+                curve=policy not in EVAL_FREE,
             )
             for r in grid
         ]

@@ -15,6 +15,7 @@ from weightcast.integrations._attrs import (
     encode_features,
     features_key,
 )
+from weightcast.integrations._names import check_report
 from weightcast.policy import loss_signal, loss_summary, val_summary
 from weightcast.policy._rules import check_steps
 
@@ -96,10 +97,8 @@ class TrialReporter:
                     "give the decision steps (steps=[...]): the study's pruner "
                     f"({type(pruner).__name__}) does not define them"
                 )
-        if report not in ("val", "loss"):
-            raise ValueError(f"report must be 'val' or 'loss', got report={report!r}")
         self.steps = check_steps(steps)
-        self.report_mode = report
+        self.report_mode = check_report(report)
         rung_steps = getattr(getattr(pruner, "config", None), "rung_steps", None)
         self.report_steps = (
             tuple(sorted(set(self.steps) | set(rung_steps or ()))) if report == "loss" else ()
@@ -116,9 +115,7 @@ class TrialReporter:
         self.diverged_step: int | None = None
         self._steps = frozenset(self.steps)
         self._report_steps = frozenset(self.report_steps)
-        self._last = (
-            max(self.steps[-1], *self.report_steps) if self.report_steps else self.steps[-1]
-        )
+        self._last = max(self.steps + self.report_steps)
         self._loss_steps: list[int] = []
         self._losses: list[float] = []
         self._val_steps: list[int] = []
