@@ -90,3 +90,31 @@ def test_loss_mode_needs_weight_features(tiny) -> None:
         tune(tiny, 1, features="lc", report="loss", progress=False)
     with pytest.raises(ValueError, match="report must be"):
         tune(tiny, 1, report="accuracy", progress=False)
+
+
+def test_a_prior_corpus_feeds_the_live_pruner(tiny, tmp_path) -> None:
+    import optuna
+
+    from weightcast.corpus import collect
+
+    # the live pruner decides at 5, 10, 20, 40 % of T: the prior needs features there
+    live = dataclasses.replace(tiny, steps=(2, 4, 8, 16))
+    prior = tmp_path / "prior"
+    collect(live, 3, prior, seed=1, progress=False)
+    storage = f"sqlite:///{tmp_path}/s.db"
+    summary = tune(
+        live,
+        3,
+        features="weights+lc",
+        report="loss",
+        prior=[prior],
+        storage=storage,
+        progress=False,
+    )
+    assert summary.n_trials == 3 and summary.completed + summary.pruned == 3
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    assert all(s.name in ("COMPLETE", "PRUNED") for s in (t.state for t in study.trials))
+    with pytest.raises(ValueError, match="prior needs features"):
+        tune(live, 1, features="all", prior=[prior], progress=False)
+    with pytest.raises(ValueError, match="T=40"):  # a prior of another training length
+        tune(dataclasses.replace(live, T=80), 1, features="weights", prior=[prior], progress=False)

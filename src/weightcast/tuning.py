@@ -18,7 +18,7 @@ import multiprocessing as mp
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,7 +205,13 @@ def _pin_sampler(preset: Preset, seed: int) -> Any:
     return PresetSampler()
 
 
-def _make_pruner(preset: Preset, features: str, seed: int) -> Any:
+def _make_pruner(
+    preset: Preset,
+    features: str,
+    seed: int,
+    prior: Sequence[str] = (),
+    report: str = "val",
+) -> Any:
     require("optuna")
     from weightcast.integrations.optuna import WeightcastPruner
 
@@ -224,6 +230,8 @@ def _make_pruner(preset: Preset, features: str, seed: int) -> Any:
         n_startup_trials=10,
         seed=seed,
         n_jobs=1,
+        prior=list(prior) or None,
+        prior_val=report == "val",
     )
 
 
@@ -236,6 +244,7 @@ def _worker(
     report: str,
     seed: int,
     data_path: str | None,
+    prior: Sequence[str] = (),
 ) -> None:
     optuna = require("optuna")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -245,7 +254,7 @@ def _worker(
         study_name=study_name,
         storage=_storage(storage),
         sampler=_pin_sampler(preset, seed),
-        pruner=_make_pruner(preset, features, seed),
+        pruner=_make_pruner(preset, features, seed, prior, report),
     )
     stop = optuna.study.MaxTrialsCallback(n_trials, states=None)
     study.optimize(
@@ -275,6 +284,7 @@ def tune(
     seed: int = 0,
     data_path: str | None = None,
     reference: str | os.PathLike[str] | None = None,
+    prior: Sequence[str | os.PathLike[str]] = (),
     progress: bool = True,
 ) -> TuneSummary:
     """Run a live search of ``n_trials`` trials over ``preset`` with weightcast's pruner.
@@ -288,6 +298,9 @@ def tune(
     configurations and the regret. ``report="loss"``: the trials evaluate nothing during
     training (only at the end); the pruner decides on weights and the training loss, and the
     unpruned compute it is compared with is that of runs without a learning curve too.
+    ``prior``: corpora of earlier searches of the same kind (same preset and T), whose finished
+    runs the pruner learns from from the first trial on (features ``"weights"`` or
+    ``"weights+lc"``; see :class:`~weightcast.integrations.optuna.WeightcastPruner`).
 
     >>> tune("digits", n_trials=0, progress=False).n_trials  # doctest: +SKIP
     0
@@ -306,6 +319,11 @@ def tune(
             "features='lc' needs the validation curve: use report='val', or features "
             "'weights', 'weights+lc' or 'all' with report='loss'"
         )
+    prior_paths = [str(p) for p in prior]
+    if prior_paths and features not in ("weights", "weights+lc"):
+        raise ValueError(
+            f"a prior needs features 'weights' or 'weights+lc', got features={features!r}"
+        )
     the_preset = get_preset(preset) if isinstance(preset, str) else preset
     if not isinstance(preset, str) and workers > 1:
         raise ValueError("workers > 1 needs a preset name (worker processes look it up)")
@@ -321,7 +339,7 @@ def tune(
         direction="maximize",
         load_if_exists=True,
         sampler=_pin_sampler(the_preset, seed),
-        pruner=_make_pruner(the_preset, features, seed),
+        pruner=_make_pruner(the_preset, features, seed, prior_paths, report),
     )
     start = time.perf_counter()
     procs: list[Any] = []
@@ -338,6 +356,7 @@ def tune(
                 report,
                 seed,
                 data_path,
+                prior_paths,
             ),
         )
         p.start()

@@ -89,6 +89,12 @@ def test_replay_with_a_prior_adds_wc_prior(corpus: Path, tmp_path: Path) -> None
     assert res.exit_code == 0, res.output
     assert "wc-prior" in res.output and "wc-free" in res.output and "sha-loss" in res.output
     assert "vs Optuna" in res.output  # the compute-ratio column
+    two = [*args, "--grids", "dense", "--prior", str(prior), "--prior", str(prior), "--json"]
+    res = CliRunner().invoke(main, [*two, "--trees", "10", "--quiet"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["prior"] == f"{prior},{prior}"
+    assert out["grids"]["dense"]["policies"]["wc-prior"]["setting"]["prior_runs"] == 16
     no_prior = ["replay", str(corpus), "--orders", "1", "--policies", "wc-prior", "--quiet"]
     res = CliRunner().invoke(main, no_prior)
     assert res.exit_code == 1 and "needs a prior corpus" in res.output

@@ -132,6 +132,7 @@ def test_features_attribute_fits_every_storage() -> None:
         ({"n_startup_trials": -2}, "n_startup_trials=-2"),
         ({"min_train": 0}, "min_train=0"),
         ({"reduction_factor": 1}, "reduction_factor=1"),
+        ({"n_min_trials": 0}, "n_min_trials=0"),
         ({"exploration": -0.1}, "exploration=-0.1"),
         ({"n_estimators": 0}, "n_estimators=0"),
         ({"steps": [0, 5]}, "steps=(0, 5)"),

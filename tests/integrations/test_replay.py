@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 from optuna.pruners import ThresholdPruner
@@ -185,6 +186,22 @@ def test_corpus_prior_holds_what_the_reporter_would_store(corpus: Corpus) -> Non
         corpus_prior(corpus, [10], T=1000)
     with pytest.raises(ValueError, match="not feature steps"):
         corpus_prior(corpus, [15])
+
+
+def test_corpus_prior_of_several_corpora_concatenates_their_runs(corpus: Corpus) -> None:
+    one = corpus_prior(corpus, [10, 20], val=False)
+    two = corpus_prior([corpus, corpus.path], [10, 20], val=False)
+    assert [r.value for r in two] == [r.value for r in one] * 2
+    assert two[4].features[20][0] == one[0].features[20][0]
+    np.testing.assert_array_equal(two[4].features[20][1], one[0].features[20][1])
+    with pytest.raises(ValueError, match="no prior corpus"):
+        corpus_prior([], [10])
+    with pytest.raises(ValueError, match="T=100"):  # each corpus is checked
+        corpus_prior([corpus, corpus], [10], T=1000)
+    pruner = WeightcastPruner("weights", steps=[10, 20], T=100, prior=[corpus.path, corpus])
+    assert len(pruner.prior) == 8
+    policy = pruner.policy(optuna.create_study(direction="maximize"))
+    assert sorted(r.number for r in policy.prior) == list(range(-8, 0))  # no clashes
 
 
 def test_pruner_with_a_prior_corpus_and_the_wc_prior_replay(corpus: Corpus) -> None:

@@ -213,6 +213,27 @@ def test_rung_rule_only_at_its_steps() -> None:
         PolicyConfig(steps=(10, 20), rung_steps=(0,))
 
 
+def test_rung_rule_waits_for_n_min_trials_values_at_a_rung() -> None:
+    done = [rec(i, "complete", f, rungs={10: f / 2}) for i, f in enumerate((0.9, 0.8))]
+    low = rec(5, "running", values=[0.1], last=10)
+    assert policy(min_train=50).decide(low, done).reason == "rung"  # default: 1 is enough
+    waiting = policy(min_train=50, n_min_trials=3)
+    d = waiting.decide(low, done)
+    assert (d.prune, d.reason, d.rungs) == (False, "continue", {10: 0.1})
+    third = [*done, rec(2, "pruned", rungs={10: 0.2}, last=10, values=[0.2])]
+    assert waiting.decide(low, third).reason == "rung"  # 3 values there now: 0.1 is last
+    # the wait is per rung: a full first rung does not open a later one
+    late = policy(steps=(10,), rung_steps=(10, 100), min_train=50, n_min_trials=3)
+    behind = rec(6, "running", values=[0.45, 0.5], last=100)
+    few = [
+        rec(i, "complete", 0.9, rungs={10: 0.4, 100: 0.9} if i == 0 else {10: 0.4})
+        for i in range(3)
+    ]
+    assert late.decide(behind, few).prune is False  # only one value at step 100
+    with pytest.raises(ValueError, match="n_min_trials must be a positive integer"):
+        PolicyConfig(steps=(10,), n_min_trials=0)
+
+
 class OOBStub(StubPredictor):
     """The stub with out-of-bag predictions that miss the best training trial."""
 

@@ -29,9 +29,9 @@ from weightcast.integrations._names import DEFAULT_POLICIES, GRIDS, POLICIES
 @click.option(
     "--prior",
     type=click.Path(path_type=Path),
-    default=None,
+    multiple=True,
     help="A corpus of another search with the same T: the wc-prior policy learns from its "
-    "finished runs.",
+    "finished runs. Repeat it for several.",
 )
 @click.option(
     "--grids",
@@ -71,7 +71,7 @@ def replay_command(
     corpus: Path,
     orders: int,
     policies: str,
-    prior: Path | None,
+    prior: tuple[Path, ...],
     grids: str,
     n_train: float | None,
     batch_size: float | None,
@@ -92,7 +92,7 @@ def replay_command(
     from weightcast.integrations.optuna import format_replay, jsonable, replay
 
     names = tuple(p.strip() for p in policies.split(",") if p.strip())
-    if prior is not None and "wc-prior" not in names:
+    if prior and "wc-prior" not in names:
         names = (*names, "wc-prior")
     unknown = [p for p in names if p not in POLICIES]
     if unknown:
@@ -119,7 +119,7 @@ def replay_command(
             batch_size=batch_size,
             steps=decision_steps,
             n_estimators=trees,
-            prior=prior,
+            prior=list(prior) or None,
             progress=say,
         )
     except (CorpusError, ValueError) as exc:

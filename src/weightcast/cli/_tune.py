@@ -48,6 +48,13 @@ _FEATURES = click.Choice(["all", "weights", "weights+lc", "lc", "none"])
     type=click.Path(),
     help="A corpus of the same preset and seed, to report the unpruned best.",
 )
+@click.option(
+    "--prior",
+    multiple=True,
+    type=click.Path(),
+    help="A corpus of an earlier search of the same preset: the pruner learns from its finished "
+    "runs from the first trial on (features weights or weights+lc). Repeat it for several.",
+)
 def tune_command(
     preset: str,
     n_trials: int,
@@ -59,8 +66,10 @@ def tune_command(
     seed: int,
     data_path: str | None,
     reference: str | None,
+    prior: tuple[str, ...],
 ) -> None:
     """A live search over PRESET with weightcast's pruner; several workers share one storage."""
+    from weightcast.corpus import CorpusError
     from weightcast.tuning import tune
 
     try:
@@ -75,8 +84,9 @@ def tune_command(
             seed=seed,
             data_path=data_path,
             reference=reference,
+            prior=prior,
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, CorpusError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(summary.format())
 

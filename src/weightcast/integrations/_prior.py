@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from weightcast.integrations._attrs import decode_features
 from weightcast.integrations._replay import load_runs, make_payloads
@@ -15,14 +15,21 @@ if TYPE_CHECKING:
     from weightcast.corpus import Corpus
 
 
+PriorSource = Union["Corpus", str, "os.PathLike[str]"]
+"""One recorded corpus: a :class:`~weightcast.corpus.Corpus` or the path of one."""
+
+
 def corpus_prior(
-    corpus: Corpus | str | os.PathLike[str],
+    corpus: PriorSource | Sequence[PriorSource],
     steps: Sequence[int],
     *,
     val: bool = True,
     T: int | None = None,  # noqa: N803 - the paper's name for the training length
 ) -> list[TrialRecord]:
     """The corpus's finished runs as complete trial records, with features at ``steps``.
+
+    ``corpus``: one corpus, or a list of them (e.g. every earlier search of the same kind):
+    their runs are concatenated.
 
     Each record holds, at each decision step, what :class:`TrialReporter` would have stored
     there for that run: the weight features (largest recorded tau ``<= t``), the training-loss
@@ -38,8 +45,12 @@ def corpus_prior(
     """
     from weightcast.corpus import Corpus
 
+    if isinstance(corpus, list | tuple):
+        if not corpus:
+            raise ValueError("no prior corpus given: pass a corpus or a non-empty list of them")
+        return [r for c in corpus for r in corpus_prior(c, steps, val=val, T=T)]
     if not isinstance(corpus, Corpus):
-        corpus = Corpus(corpus)
+        corpus = Corpus(corpus)  # type: ignore[arg-type]
     if T is not None and int(corpus.T) != int(T):
         raise ValueError(
             f"the prior corpus {corpus.path} was recorded with T={corpus.T}, the search has "

@@ -81,13 +81,15 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     before ``n_startup_trials`` have completed; until the model has ``min_train`` trials to
     learn from at a step, or where it does not yet rank the best run near the top out of bag,
     a rung rule decides (asynchronous successive halving on the reported values, at the
-    decision steps and at 60 and 80 % of ``T``). Pruned trials stay in the training data with
+    decision steps and at 60 and 80 % of ``T``, once ``n_min_trials`` other trials have a value
+    at the rung). Pruned trials stay in the training data with
     a pseudo label, and ``exploration`` lets a seeded share of would-be-pruned trials run to the
     end. The details are in :mod:`weightcast.policy._policy`.
 
     ``features``: ``"lc"`` (learning curve only), ``"weights"``, ``"weights+lc"`` or
-    ``"all"`` (weights, curve and hyperparameters). ``prior``: the finished runs of an earlier
-    search of the same kind (a recorded corpus, or complete :class:`TrialRecord` objects), learnt
+    ``"all"`` (weights, curve and hyperparameters). ``prior``: the finished runs of earlier
+    searches of the same kind (a recorded corpus, a list of them, or complete
+    :class:`TrialRecord` objects), learnt
     from by every final-value model, so the model decides from the first trials on instead of
     after ``min_train`` completed ones (features ``"weights"`` or ``"weights+lc"``;
     ``prior_val=False`` when the trials report the training loss, not validation scores).
@@ -120,6 +122,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         n_startup_trials: int = 2,
         min_train: int = 20,
         reduction_factor: int | None = 3,
+        n_min_trials: int = 1,
         rung_steps: Sequence[int] | None = None,
         oob_check: bool = True,
         pseudo_labels: bool = True,
@@ -129,7 +132,12 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         n_jobs: int | None = -1,
         seed: int = 0,
         predictor_factory: Callable[[], IntervalPredictor] | None = None,
-        prior: Sequence[TrialRecord] | str | os.PathLike[str] | Corpus | None = None,
+        prior: Sequence[TrialRecord]
+        | Sequence[str | os.PathLike[str] | Corpus]
+        | str
+        | os.PathLike[str]
+        | Corpus
+        | None = None,
         prior_val: bool = True,
     ) -> None:
         if steps is None:
@@ -150,6 +158,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
             n_startup_trials=n_startup_trials,
             min_train=min_train,
             reduction_factor=reduction_factor,
+            n_min_trials=n_min_trials,
             rung_steps=tuple(rung_steps),
             oob_check=oob_check,
             pseudo_labels=pseudo_labels,
@@ -173,8 +182,13 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
             from weightcast.integrations._prior import corpus_prior
 
             self.prior = tuple(corpus_prior(prior, self.config.steps, val=prior_val, T=T))  # type: ignore[arg-type]
-        else:
-            self.prior = tuple(prior)
+        elif all(isinstance(p, TrialRecord) for p in prior):
+            self.prior = tuple(prior)  # type: ignore[arg-type]
+        else:  # several corpora
+            from weightcast.integrations._prior import corpus_prior
+
+            sources: list[Any] = list(prior)
+            self.prior = tuple(corpus_prior(sources, self.config.steps, val=prior_val, T=T))
         self._policies: dict[str, PruningPolicy] = {}
         self._records: dict[tuple[str, int], TrialRecord] = {}
         self.last_decision: Decision | None = None

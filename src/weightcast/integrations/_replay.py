@@ -427,6 +427,13 @@ def make_payloads(
 
 
 # -- the benchmark -----------------------------------------------------------------------------
+def _prior_name(prior: Any) -> str:
+    """The prior corpus (or corpora, comma-separated) as text for the result."""
+    if isinstance(prior, list | tuple):
+        return ",".join(_prior_name(p) for p in prior)
+    return str(getattr(prior, "path", prior))
+
+
 def replay(
     corpus: Corpus | str | os.PathLike[str],
     policies: Sequence[str] = DEFAULT_POLICIES,
@@ -441,7 +448,11 @@ def replay(
     n_estimators: int = 100,
     n_jobs: int | None = -1,
     pruner_kwargs: Mapping[str, Any] | None = None,
-    prior: Corpus | str | os.PathLike[str] | None = None,
+    prior: Corpus
+    | str
+    | os.PathLike[str]
+    | Sequence[Corpus | str | os.PathLike[str]]
+    | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Replay ``orders`` seeded random orders of the corpus's runs with each policy.
@@ -454,8 +465,8 @@ def replay(
     grid) defaults to the corpus's ``n_train`` meta value.
 
     weightcast's pruners are replayed with ``n_estimators`` trees (100 by default, to fit the
-    time budget; live default 400). ``prior``: a corpus of another search with the same T, whose
-    finished runs ``wc-prior`` learns from (see :class:`WeightcastPruner`).
+    time budget; live default 400). ``prior``: a corpus of another search with the same T, or a
+    list of them, whose finished runs ``wc-prior`` learns from (see :class:`WeightcastPruner`).
     """
     from weightcast.corpus import Corpus
 
@@ -500,7 +511,7 @@ def replay(
         "n_estimators": n_estimators,
         "grid_fractions": list(grid_fractions),
         "reach_tolerance": REACH_TOLERANCE,
-        "prior": None if prior is None else str(getattr(prior, "path", prior)),
+        "prior": None if prior is None else _prior_name(prior),
         "grids": {},
     }
     verbosity = optuna.logging.get_verbosity()

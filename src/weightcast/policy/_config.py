@@ -34,6 +34,10 @@ class PolicyConfig:
     - ``oob_check``: the model prunes at a step only if, out of bag, it ranks the best of its
       training trials among the first ``max(top_k, n / reduction_factor)`` (else it waits for
       more evidence);
+    - ``n_min_trials``: the rung rule prunes at a rung only once at least that many other
+      trials have reported a value there (as Optuna's ``MedianPruner``); early in an
+      asynchronous search a rung has few values, and a late bloomer that is second of two is
+      stopped (default 1: successive halving's own rule);
     - ``rung_steps``: the steps at which the rung rule may prune (None: the decision steps);
       they may go beyond the decision steps (the rung rule needs reported values only);
     - ``pseudo_labels``: pruned trials stay in the training data with a pseudo label;
@@ -61,6 +65,7 @@ class PolicyConfig:
     reduction_factor: int | None = 3
     model_rung: bool = True
     oob_check: bool = True
+    n_min_trials: int = 1
     rung_steps: tuple[int, ...] | None = None
     pseudo_labels: bool = True
     exploration: float = 0.0
@@ -85,6 +90,7 @@ class PolicyConfig:
             raise ValueError(f"target must be a finite number or None, got target={self.target!r}")
         _positive_int("n_startup_trials", self.n_startup_trials, allow_zero=True)
         _positive_int("min_train", self.min_train)
+        _positive_int("n_min_trials", self.n_min_trials)
         if self.min_train < 2:
             raise ValueError(f"min_train must be at least 2, got min_train={self.min_train!r}")
         if self.reduction_factor is not None:

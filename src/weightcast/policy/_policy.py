@@ -23,7 +23,8 @@ step at or before ``s``, where the reporter stored the trial's features):
    the best of its training trials among the first ``max(top_k, n / reduction_factor)``;
 4. otherwise (no model yet, or one not trusted) the rung rule decides: the trial goes on only
    if its current reported value is in the top ``1 / eta`` of the values that the other trials
-   had at that rung (asynchronous successive halving on the reported curve). Rungs are the
+   had at that rung (asynchronous successive halving on the reported curve), and only once
+   ``n_min_trials`` other trials have a value there. Rungs are the
    decision steps and any later ``rung_steps``; ``eta`` is the spacing to the next rung, at
    most ``reduction_factor`` (rungs twice apart keep half, three times apart a third).
 
@@ -284,6 +285,8 @@ class PruningPolicy:
         factors = self._rung_factors
         for d, value in sorted(rungs.items()):
             competing = [o.rungs[d] for o in others if d in o.rungs]
+            if len(competing) < self.config.n_min_trials:
+                continue  # too few values at this rung to judge by
             if not rung_promotable(value, competing, factors.get(d, eta)):
                 return Decision(True, "rung", d, label=value, horizon=d)
         return Decision(False, "continue", max(rungs))
