@@ -96,6 +96,11 @@ def default_corpus() -> Path:
     return Path(__file__).resolve().parents[3] / "corpora" / "digits"
 
 
+def default_priors() -> list[Path]:
+    """The other digits searches committed with weightcast (seeds 1-3: not the demo's seed 0)."""
+    return [default_corpus().parent / f"digits-seed{i}" for i in (1, 2, 3)]
+
+
 @main.command("demo")
 @click.option("--trials", "n_trials", default=60, show_default=True, type=click.IntRange(1))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1))
@@ -121,6 +126,15 @@ def default_corpus() -> Path:
     help="What trials report: nothing but weights and training loss, one evaluation at the end "
     "(loss), or the validation accuracy every eval_every steps (val).",
 )
+@click.option(
+    "--prior/--no-prior",
+    "use_prior",
+    default=True,
+    show_default=True,
+    help="Let the pruner learn from the finished runs of the other digits searches shipped in "
+    "corpora/ (digits-seed1, -seed2, -seed3) from the first trial on; without them it learns "
+    "from the search's own finished trials only.",
+)
 @click.option("--no-report", is_flag=True, help="Skip the report.")
 def demo_command(
     n_trials: int,
@@ -128,6 +142,7 @@ def demo_command(
     out: str,
     corpus: str | None,
     report_mode: str,
+    use_prior: bool,
     no_report: bool,
 ) -> None:
     """The main job: a pruned search on the embedded digits data, then the corpus report."""
@@ -135,14 +150,19 @@ def demo_command(
 
     corpus_path = Path(corpus) if corpus else default_corpus()
     has_corpus = (corpus_path / "corpus.json").is_file()
-    click.echo(f"1/2 a live search of {n_trials} digits configurations with weightcast's pruner")
+    prior = [p for p in default_priors() if (p / "corpus.json").is_file()] if use_prior else []
+    click.echo(
+        f"1/2 a live search of {n_trials} digits configurations with weightcast's pruner"
+        + (f" (prior: {len(prior)} earlier searches)" if prior else "")
+    )
     summary = tune(
         "digits",
         n_trials,
         workers=workers,
-        features="all",
+        features="weights+lc" if prior else "all",
         report=report_mode,
         reference=corpus_path if has_corpus else None,
+        prior=prior,
     )
     click.echo(summary.format())
     if no_report:
