@@ -1,4 +1,4 @@
-"""``weightcast demo`` end to end on two trials (the full demo is the README's first command)."""
+"""``weightcast demo`` end to end on two trials, and ``weightcast tune --prior``'s errors."""
 
 from __future__ import annotations
 
@@ -27,3 +27,12 @@ def test_demo_learns_from_the_shipped_searches_and_reports_against_corpus() -> N
     res = CliRunner().invoke(main, [*args, "--no-prior"])
     assert res.exit_code == 0, res.output
     assert "prior:" not in res.output
+
+
+def test_tune_with_a_missing_prior_fails_with_a_hint(tmp_path) -> None:
+    args = ["tune", "--trials", "1", "--features", "weights", "--prior", str(tmp_path / "nope")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1
+    assert "no corpus at" in res.output and "weightcast collect" in res.output
+    res = CliRunner().invoke(main, ["tune", "--trials", "1", "--prior", str(tmp_path)])
+    assert res.exit_code == 1 and "prior needs features" in res.output  # default features: all
