@@ -176,18 +176,15 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
                 f"a prior needs features 'weights' or 'weights+lc', got features={features!r} "
                 "('all' would need the same hyperparameter encoding in both searches)"
             )
+        single = isinstance(prior, str | os.PathLike) or hasattr(prior, "runs")
         if prior is None:
             self.prior: tuple[TrialRecord, ...] = ()
-        elif isinstance(prior, str | os.PathLike) or hasattr(prior, "runs"):
-            from weightcast.integrations._prior import corpus_prior
-
-            self.prior = tuple(corpus_prior(prior, self.config.steps, val=prior_val, T=T))  # type: ignore[arg-type]
-        elif all(isinstance(p, TrialRecord) for p in prior):
+        elif not single and all(isinstance(p, TrialRecord) for p in prior):  # type: ignore[union-attr]
             self.prior = tuple(prior)  # type: ignore[arg-type]
-        else:  # several corpora
+        else:  # one corpus or several
             from weightcast.integrations._prior import corpus_prior
 
-            sources: list[Any] = list(prior)
+            sources: Any = prior if single else list(prior)  # type: ignore[arg-type]
             self.prior = tuple(corpus_prior(sources, self.config.steps, val=prior_val, T=T))
         self._policies: dict[str, PruningPolicy] = {}
         self._records: dict[tuple[str, int], TrialRecord] = {}
