@@ -279,3 +279,21 @@ def test_prior_runs_let_the_model_decide_before_min_train_trials_complete() -> N
     assert p.prior[0].number < 0  # kept apart from the study's trial numbers
     with pytest.raises(ValueError, match="complete with a finite value"):
         PruningPolicy(PolicyConfig(steps=(10,)), StubPredictor, [rec(0, "pruned")])
+
+
+def test_model_until_rung_hands_later_rungs_to_the_rung_rule() -> None:
+    # the model reads step 10 (predicts 2 x 0.45 = 0.9: keep); at step 100 the trial has
+    # fallen to 0.1 while the finished ones had 0.7-0.9 there
+    done = [rec(i, "complete", f, rungs={10: f / 2, 100: f}) for i, f in enumerate((0.9, 0.8, 0.7))]
+    fallen = rec(5, "running", values=[0.45, 0.1], last=100, rungs={10: 0.45})
+    early = rec(6, "running", values=[0.45], last=10, rungs={10: 0.45})
+    kept = policy(rung_steps=(10, 100))
+    d = kept.decide(fallen, done)  # default: the model decides on from its step-10 features
+    assert (d.prune, d.reason, d.mean) == (False, "continue", 0.9)
+    handed = policy(rung_steps=(10, 100), model_until_rung=True)
+    d = handed.decide(fallen, done)
+    assert (d.prune, d.reason, d.step) == (True, "rung", 100)
+    assert handed.decide(early, done).reason == "continue"  # at step 10 the model decides
+    assert handed.decide(early, done).mean == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="model_until_rung must be True or False"):
+        PolicyConfig(steps=(10,), model_until_rung=1)  # type: ignore[arg-type]

@@ -57,6 +57,18 @@ from weightcast.integrations._names import DEFAULT_POLICIES, GRIDS, POLICIES
     help="Comma-separated decision steps of weightcast's pruner (feature steps of the corpus; "
     "default: 2, 5, 10, 20 and 40 % of T, snapped to them).",
 )
+@click.option(
+    "--rung-steps",
+    default=None,
+    help="Comma-separated rungs of the rung rule of weightcast's pruner (default: the decision "
+    "steps and 60 and 80 % of T).",
+)
+@click.option(
+    "--model-until-rung",
+    is_flag=True,
+    help="weightcast's model decides only until a rung after its last decision step is due; "
+    "the rung rule decides from there (e.g. --steps 10,20 --rung-steps 10,20,50,100,...).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the orders.")
 @click.option(
     "--trees",
@@ -76,6 +88,8 @@ def replay_command(
     n_train: float | None,
     batch_size: float | None,
     steps: str | None,
+    rung_steps: str | None,
+    model_until_rung: bool,
     seed: int,
     trees: int,
     as_json: bool,
@@ -103,10 +117,13 @@ def replay_command(
     bad = [g for g in grid_names if g not in GRIDS]
     if bad or not grid_names:
         raise click.BadParameter(f"unknown {bad}; choose from dense, epoch", param_hint="--grids")
-    try:
-        decision_steps = None if steps is None else [int(s) for s in steps.split(",") if s.strip()]
-    except ValueError as exc:
-        raise click.BadParameter(f"not integers: {steps!r}", param_hint="--steps") from exc
+    decision_steps = _ints(steps, "--steps")
+    pruner_kwargs: dict[str, object] = {}
+    rungs = _ints(rung_steps, "--rung-steps")
+    if rungs is not None:
+        pruner_kwargs["rung_steps"] = tuple(rungs)
+    if model_until_rung:
+        pruner_kwargs["model_until_rung"] = True
     say = None if quiet else (lambda msg: click.echo(msg, err=True))
     try:
         result = replay(
@@ -120,6 +137,7 @@ def replay_command(
             steps=decision_steps,
             n_estimators=trees,
             prior=list(prior) or None,
+            pruner_kwargs=pruner_kwargs or None,
             progress=say,
         )
     except (CorpusError, ValueError) as exc:
@@ -128,3 +146,13 @@ def replay_command(
         click.echo(json.dumps(jsonable(result), indent=2, allow_nan=False))
     else:
         click.echo(format_replay(result))
+
+
+def _ints(text: str | None, hint: str) -> list[int] | None:
+    """Comma-separated integers (None stays None)."""
+    if text is None:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"not integers: {text!r}", param_hint=hint) from exc

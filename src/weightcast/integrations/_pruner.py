@@ -82,9 +82,10 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     learn from at a step, or where it does not yet rank the best run near the top out of bag,
     a rung rule decides (asynchronous successive halving on the reported values, at the
     decision steps and at 60 and 80 % of ``T``, once ``n_min_trials`` other trials have a value
-    at the rung). Pruned trials stay in the training data with
-    a pseudo label, and ``exploration`` lets a seeded share of would-be-pruned trials run to the
-    end. The details are in :mod:`weightcast.policy._policy`.
+    at the rung; ``rung_steps`` sets those rungs, and ``model_until_rung=True`` hands every
+    rung after the last decision step to the rung rule). Pruned trials stay in the training
+    data with a pseudo label, and ``exploration`` lets a seeded share of would-be-pruned trials
+    run to the end. The details are in :mod:`weightcast.policy._policy`.
 
     ``features``: ``"lc"`` (learning curve only), ``"weights"``, ``"weights+lc"`` or
     ``"all"`` (weights, curve and hyperparameters). ``prior``: the finished runs of earlier
@@ -124,6 +125,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         reduction_factor: int | None = 3,
         n_min_trials: int = 1,
         rung_steps: Sequence[int] | None = None,
+        model_until_rung: bool = False,
         oob_check: bool = True,
         pseudo_labels: bool = True,
         exploration: float = 0.0,
@@ -160,6 +162,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
             reduction_factor=reduction_factor,
             n_min_trials=n_min_trials,
             rung_steps=tuple(rung_steps),
+            model_until_rung=model_until_rung,
             oob_check=oob_check,
             pseudo_labels=pseudo_labels,
             exploration=exploration,

@@ -40,6 +40,11 @@ class PolicyConfig:
       stopped (default 1: successive halving's own rule);
     - ``rung_steps``: the steps at which the rung rule may prune (None: the decision steps);
       they may go beyond the decision steps (the rung rule needs reported values only);
+    - ``model_until_rung``: the model decides from the features of its latest decision step
+      only until a later rung comes due; from then on the rung rule decides (default False:
+      the model keeps deciding at every later rung from its last features). With decision
+      steps early (1-2 % of T) and rungs beyond them, the forest judges the start of training
+      and the reported values the rest;
     - ``pseudo_labels``: pruned trials stay in the training data with a pseudo label;
     - ``exploration``: share of would-be-pruned trials that are let go on to the end (seeded);
     - ``refit_growth``: a model is refitted only when its training trials changed (completed,
@@ -67,6 +72,7 @@ class PolicyConfig:
     oob_check: bool = True
     n_min_trials: int = 1
     rung_steps: tuple[int, ...] | None = None
+    model_until_rung: bool = False
     pseudo_labels: bool = True
     exploration: float = 0.0
     refit_growth: float = 0.1
@@ -107,6 +113,10 @@ class PolicyConfig:
         if not (isinstance(self.refit_growth, int | float) and self.refit_growth >= 0):
             raise ValueError(
                 f"refit_growth must be non-negative, got refit_growth={self.refit_growth!r}"
+            )
+        if not isinstance(self.model_until_rung, bool):
+            raise ValueError(
+                f"model_until_rung must be True or False, got {self.model_until_rung!r}"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got seed={self.seed!r}")

@@ -254,7 +254,8 @@ class PruningPolicy:
             return Decision(False, "explore", d, rungs=rungs)
 
         decision = None
-        if completed and due:
+        model_here = bool(due) and (not cfg.model_until_rung or due[-1] >= max(rung_due or due))
+        if completed and model_here:
             decision = self._model_decision(trial, others, completed, due[-1], target_sign)
         if decision is None or decision.reason == "unsafe":
             # no model here yet, or one that has not learnt to recognise good runs: the rung rule
