@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the orders")
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--trees", type=int, default=100)
+    parser.add_argument("--rung-steps", default=None, help="rungs of the rung rule")
+    parser.add_argument("--model-until-rung", action="store_true")
     args = parser.parse_args()
     if not args.policy.startswith("wc-"):
         parser.error("--policy must be one of weightcast's (wc-...)")
@@ -49,8 +51,19 @@ def main() -> None:
     steps = None if args.steps is None else [int(s) for s in args.steps.split(",")]
     runs, steps = load_runs(corpus, steps)
     prior = corpus_prior(args.prior, steps, val=False, T=T) if args.policy == "wc-prior" else None
+    kwargs: dict[str, object] = {}
+    if args.rung_steps:
+        kwargs["rung_steps"] = tuple(int(s) for s in args.rung_steps.split(","))
+    if args.model_until_rung:
+        kwargs["model_until_rung"] = True
     (variant,) = policy_variants(
-        args.policy, T, steps, n_estimators=args.trees, seed=args.seed, prior=prior
+        args.policy,
+        T,
+        steps,
+        n_estimators=args.trees,
+        seed=args.seed,
+        prior=prior,
+        pruner_kwargs=kwargs,
     )
     payloads = make_payloads(runs, steps, weights=variant.weights, val=variant.curve)
     rng = np.random.default_rng(args.seed)  # as weightcast.integrations.optuna.replay draws
