@@ -207,6 +207,10 @@ def test_corpus_prior_of_several_corpora_concatenates_their_runs(corpus: Corpus)
 def test_pruner_with_a_prior_corpus_and_the_wc_prior_replay(corpus: Corpus) -> None:
     pruner = WeightcastPruner("weights+lc", steps=[10, 20], T=100, prior=corpus.path)
     assert len(pruner.prior) == 4
+    # without steps, 2-40 % of T (2, 5, 10, 20, 40) snap to the prior's feature steps
+    snapped = WeightcastPruner("weights+lc", T=100, prior=[corpus.path, corpus])
+    assert snapped.decision_steps == (10, 20, 50) and len(snapped.prior) == 8
+    assert WeightcastPruner("weights+lc", T=100).decision_steps == (2, 5, 10, 20, 40)
     with pytest.raises(ValueError, match="prior needs features"):
         WeightcastPruner("all", steps=[10], T=100, prior=corpus.path)
     with pytest.raises(ValueError, match="needs a prior corpus"):

@@ -67,6 +67,20 @@ def default_rung_steps(steps: Sequence[int], T: int | None) -> tuple[int, ...]: 
     return tuple(sorted({int(s) for s in steps} | {s for s in late if s > max(steps)}))
 
 
+def _prior_grid(prior: Any) -> tuple[int, ...] | None:
+    """The feature steps that every prior corpus recorded (None for trial records)."""
+    from weightcast.corpus import Corpus
+
+    single = isinstance(prior, str | os.PathLike) or hasattr(prior, "runs")
+    sources = [prior] if single else list(prior)
+    if not sources or any(isinstance(p, TrialRecord) for p in sources):
+        return None
+    common = set.intersection(
+        *(set((p if isinstance(p, Corpus) else Corpus(p)).steps) for p in sources)
+    )
+    return tuple(sorted(common)) or None
+
+
 class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-defined]
     """Prune trials whose predicted final value cannot reach the top, from early weights.
 
@@ -94,6 +108,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     from by every final-value model, so the model decides from the first trials on instead of
     after ``min_train`` completed ones (features ``"weights"`` or ``"weights+lc"``;
     ``prior_val=False`` when the trials report the training loss, not validation scores).
+    Without ``steps``, the decision steps snap to the steps the prior corpora recorded.
     A model is refitted only when its training trials changed, and then only once they grew by
     ``refit_growth`` (10 %). All state lives in the study's storage, so any number of workers
     and machines can share a study; each process keeps its own cache of models. Without the reporter (plain ``trial.report``) the pruner has
@@ -148,7 +163,9 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
                     "give the decision steps (steps=[...]) or the training length T "
                     f"(T=..., with fractions={tuple(fractions)!r}); got steps=None and T=None"
                 )
-            steps = decision_steps(T, fractions)
+            # with prior corpora, snap to the steps they recorded: their features exist there
+            grid = None if prior is None else _prior_grid(prior)
+            steps = decision_steps(T, fractions, grid=grid)
         if rung_steps is None:
             rung_steps = default_rung_steps(steps, T)
         self.config = PolicyConfig(
