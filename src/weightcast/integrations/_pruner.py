@@ -67,18 +67,15 @@ def default_rung_steps(steps: Sequence[int], T: int | None) -> tuple[int, ...]: 
     return tuple(sorted({int(s) for s in steps} | {s for s in late if s > max(steps)}))
 
 
-def _prior_grid(prior: Any) -> tuple[int, ...] | None:
-    """The feature steps that every prior corpus recorded (None for trial records)."""
+def _prior_corpora(prior: Any) -> list[Corpus] | None:
+    """The prior's corpora, opened once (None when the prior is trial records, or empty)."""
     from weightcast.corpus import Corpus
 
     single = isinstance(prior, str | os.PathLike) or hasattr(prior, "runs")
     sources = [prior] if single else list(prior)
-    if not sources or any(isinstance(p, TrialRecord) for p in sources):
+    if all(isinstance(p, TrialRecord) for p in sources):
         return None
-    common = set.intersection(
-        *(set((p if isinstance(p, Corpus) else Corpus(p)).steps) for p in sources)
-    )
-    return tuple(sorted(common)) or None
+    return [p if isinstance(p, Corpus) else Corpus(p) for p in sources]
 
 
 class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-defined]
@@ -111,8 +108,9 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     Without ``steps``, the decision steps snap to the steps the prior corpora recorded.
     A model is refitted only when its training trials changed, and then only once they grew by
     ``refit_growth`` (10 %). All state lives in the study's storage, so any number of workers
-    and machines can share a study; each process keeps its own cache of models. Without the reporter (plain ``trial.report``) the pruner has
-    no features and acts as the rung rule alone.
+    and machines can share a study; each process keeps its own cache of models. Without the
+    reporter (plain ``trial.report``) the pruner has no features and acts as the rung rule
+    alone.
 
     >>> import optuna
     >>> pruner = WeightcastPruner("lc", T=1000)
@@ -157,15 +155,21 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         | None = None,
         prior_val: bool = True,
     ) -> None:
+        if prior is not None and features in ("lc", "all"):
+            raise ValueError(
+                f"a prior needs features 'weights' or 'weights+lc', got features={features!r} "
+                "('all' would need the same hyperparameter encoding in both searches)"
+            )
+        corpora = None if prior is None else _prior_corpora(prior)
         if steps is None:
             if T is None:
                 raise ValueError(
                     "give the decision steps (steps=[...]) or the training length T "
                     f"(T=..., with fractions={tuple(fractions)!r}); got steps=None and T=None"
                 )
-            # with prior corpora, snap to the steps they recorded: their features exist there
-            grid = None if prior is None else _prior_grid(prior)
-            steps = decision_steps(T, fractions, grid=grid)
+            # with prior corpora, snap to the steps they all recorded: their features exist there
+            grid = set.intersection(*(set(c.steps) for c in corpora)) if corpora else None
+            steps = decision_steps(T, fractions, grid=sorted(grid) if grid else None)
         if rung_steps is None:
             rung_steps = default_rung_steps(steps, T)
         self.config = PolicyConfig(
@@ -191,21 +195,14 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         self.n_estimators = n_estimators
         self.n_jobs = n_jobs
         self.predictor_factory = predictor_factory
-        if prior is not None and features in ("lc", "all"):
-            raise ValueError(
-                f"a prior needs features 'weights' or 'weights+lc', got features={features!r} "
-                "('all' would need the same hyperparameter encoding in both searches)"
-            )
-        single = isinstance(prior, str | os.PathLike) or hasattr(prior, "runs")
         if prior is None:
             self.prior: tuple[TrialRecord, ...] = ()
-        elif not single and all(isinstance(p, TrialRecord) for p in prior):  # type: ignore[union-attr]
+        elif corpora is None:  # trial records
             self.prior = tuple(prior)  # type: ignore[arg-type]
         else:  # one corpus or several
             from weightcast.integrations._prior import corpus_prior
 
-            sources: Any = prior if single else list(prior)  # type: ignore[arg-type]
-            self.prior = tuple(corpus_prior(sources, self.config.steps, val=prior_val, T=T))
+            self.prior = tuple(corpus_prior(corpora, self.config.steps, val=prior_val, T=T))
         self._policies: dict[str, PruningPolicy] = {}
         self._records: dict[tuple[str, int], TrialRecord] = {}
         self.last_decision: Decision | None = None
