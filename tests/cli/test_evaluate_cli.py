@@ -56,6 +56,7 @@ def test_evaluate_table_and_sets(corpus):
         (("--t", 7), "t=7 was never recorded"),
         (("--t", 20, "--n", 29), "too few runs"),
         (("--t", 20, "--sets", "nope"), "unknown feature set 'nope'"),
+        (("--t", "20,x"), "not integers: 20, x"),
     ],
 )
 def test_evaluate_clear_errors(corpus, args, message):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from weightcast._imports import require
 
 click = require("click", "cli")
@@ -11,3 +13,18 @@ click = require("click", "cli")
 @click.version_option(package_name="weightcast")
 def main() -> None:
     """weightcast: predict eventual accuracy from early weights, prune bad runs."""
+
+
+def int_list(values: str | Sequence[str] | None, hint: str) -> list[int] | None:
+    """Comma-separated integers from one option value or several (None when there are none).
+
+    >>> int_list(("10,20", "50"), "--t")
+    [10, 20, 50]
+    """
+    items = [values] if isinstance(values, str) else list(values or ())
+    texts = [v for item in items for v in str(item).split(",") if v.strip()]
+    try:
+        out = [int(v) for v in texts]
+    except ValueError as exc:
+        raise click.BadParameter(f"not integers: {', '.join(texts)}", param_hint=hint) from exc
+    return out or None

@@ -9,14 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from weightcast._imports import require
-from weightcast.cli._app import main
+from weightcast.cli._app import int_list, main
 
 click = require("click", "cli")
-
-
-def _ints(values: Sequence[str]) -> list[int] | None:
-    out = [int(v) for item in values for v in str(item).split(",") if v.strip()]
-    return out or None
 
 
 def _names(values: Sequence[str]) -> list[str] | None:
@@ -108,7 +103,7 @@ def evaluate_command(
     tqdm = require("tqdm", "cli").tqdm
     exp = _experiment(corpus, n=_number(n), repeats=repeats, seed=seed, n_estimators=trees, tau=tau)
     names = _names(sets) or ["lc", "weights", "weights+lc"]
-    ts = _ints(steps) or exp.steps
+    ts = int_list(steps, "--t") or exp.steps
     pd = require("pandas")
     frames, skipped = [], []
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from weightcast.cli._app import click, main
+from weightcast.cli._app import click, int_list, main
 from weightcast.integrations._names import DEFAULT_POLICIES, GRIDS, POLICIES
 
 
@@ -117,9 +117,9 @@ def replay_command(
     bad = [g for g in grid_names if g not in GRIDS]
     if bad or not grid_names:
         raise click.BadParameter(f"unknown {bad}; choose from dense, epoch", param_hint="--grids")
-    decision_steps = _ints(steps, "--steps")
+    decision_steps = int_list(steps, "--steps")
     pruner_kwargs: dict[str, object] = {}
-    rungs = _ints(rung_steps, "--rung-steps")
+    rungs = int_list(rung_steps, "--rung-steps")
     if rungs is not None:
         pruner_kwargs["rung_steps"] = tuple(rungs)
     if model_until_rung:
@@ -146,13 +146,3 @@ def replay_command(
         click.echo(json.dumps(jsonable(result), indent=2, allow_nan=False))
     else:
         click.echo(format_replay(result))
-
-
-def _ints(text: str | None, hint: str) -> list[int] | None:
-    """Comma-separated integers (None stays None)."""
-    if text is None:
-        return None
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as exc:
-        raise click.BadParameter(f"not integers: {text!r}", param_hint=hint) from exc
