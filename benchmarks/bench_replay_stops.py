@@ -27,6 +27,7 @@ from weightcast.integrations.optuna import (
     make_payloads,
     policy_variants,
     replay_order,
+    replay_orders,
 )
 
 
@@ -66,8 +67,7 @@ def main() -> None:
         pruner_kwargs=kwargs,
     )
     payloads = make_payloads(runs, steps, weights=variant.weights, val=variant.curve)
-    rng = np.random.default_rng(args.seed)  # as weightcast.integrations.optuna.replay draws
-    orders = [rng.permutation(len(runs)).tolist() for _ in range(args.orders)]
+    orders = replay_orders(len(runs), args.orders, args.seed)  # the replay's own orders
     finals = np.array([r.final if math.isfinite(r.final) else -np.inf for r in runs])
     top = np.argsort(-finals, kind="stable")[: args.top]
     print(

@@ -298,6 +298,16 @@ def _distributions(runs: Sequence[RecordedRun]) -> dict[str, Any]:
     return dists
 
 
+def replay_orders(n_runs: int, orders: int, seed: int = 0) -> list[list[int]]:
+    """The seeded random orders of ``n_runs`` runs that :func:`replay` replays.
+
+    >>> replay_orders(4, 2, seed=0) == replay_orders(4, 2, seed=0)
+    True
+    """
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(n_runs).tolist() for _ in range(orders)]
+
+
 def replay_order(
     runs: Sequence[RecordedRun],
     order: Sequence[int],
@@ -492,8 +502,7 @@ def replay(
         raise ValueError(f"the corpus at {corpus.path} has no runs")
     T = int(corpus.T)
     best = max((r.final for r in dense if math.isfinite(r.final)), default=math.nan)
-    rng = np.random.default_rng(seed)
-    order_list = [rng.permutation(len(dense)).tolist() for _ in range(orders)]
+    order_list = replay_orders(len(dense), orders, seed)
     dists = _distributions(dense)
     prior_records = None
     if prior is not None:

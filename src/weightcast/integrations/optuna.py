@@ -43,6 +43,7 @@ from weightcast.integrations._replay import (
     policy_variants,
     replay,
     replay_order,
+    replay_orders,
 )
 from weightcast.integrations._reporter import TrialReporter
 
@@ -67,4 +68,5 @@ __all__ = [
     "policy_variants",
     "replay",
     "replay_order",
+    "replay_orders",
 ]
