@@ -15,14 +15,23 @@ def main() -> None:
     """weightcast: predict eventual accuracy from early weights, prune bad runs."""
 
 
+def name_list(values: str | Sequence[str] | None) -> list[str]:
+    """Comma-separated names from one option value or several, stripped, empty ones dropped.
+
+    >>> name_list(("lc, weights", "all,"))
+    ['lc', 'weights', 'all']
+    """
+    items = [values] if isinstance(values, str) else list(values or ())
+    return [v.strip() for item in items for v in str(item).split(",") if v.strip()]
+
+
 def int_list(values: str | Sequence[str] | None, hint: str) -> list[int] | None:
     """Comma-separated integers from one option value or several (None when there are none).
 
     >>> int_list(("10,20", "50"), "--t")
     [10, 20, 50]
     """
-    items = [values] if isinstance(values, str) else list(values or ())
-    texts = [v for item in items for v in str(item).split(",") if v.strip()]
+    texts = name_list(values)
     try:
         out = [int(v) for v in texts]
     except ValueError as exc:

@@ -9,14 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from weightcast._imports import require
-from weightcast.cli._app import int_list, main
+from weightcast.cli._app import int_list, main, name_list
 
 click = require("click", "cli")
-
-
-def _names(values: Sequence[str]) -> list[str] | None:
-    out = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
-    return out or None
 
 
 def _number(value: str | None) -> int | float | None:
@@ -102,7 +97,7 @@ def evaluate_command(
         return
     tqdm = require("tqdm", "cli").tqdm
     exp = _experiment(corpus, n=_number(n), repeats=repeats, seed=seed, n_estimators=trees, tau=tau)
-    names = _names(sets) or ["lc", "weights", "weights+lc"]
+    names = name_list(sets) or ["lc", "weights", "weights+lc"]
     ts = int_list(steps, "--t") or exp.steps
     pd = require("pandas")
     frames, skipped = [], []

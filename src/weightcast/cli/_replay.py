@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from weightcast.cli._app import click, int_list, main
+from weightcast.cli._app import click, int_list, main, name_list
 from weightcast.integrations._names import DEFAULT_POLICIES, GRIDS, POLICIES
 
 
@@ -105,7 +105,7 @@ def replay_command(
     from weightcast.corpus import CorpusError
     from weightcast.integrations.optuna import format_replay, jsonable, replay
 
-    names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    names = tuple(name_list(policies))
     if prior and "wc-prior" not in names:
         names = (*names, "wc-prior")
     unknown = [p for p in names if p not in POLICIES]
@@ -113,7 +113,7 @@ def replay_command(
         raise click.BadParameter(
             f"unknown {unknown}; choose from {', '.join(POLICIES)}", param_hint="--policies"
         )
-    grid_names = tuple(g.strip() for g in grids.split(",") if g.strip())
+    grid_names = tuple(name_list(grids))
     bad = [g for g in grid_names if g not in GRIDS]
     if bad or not grid_names:
         raise click.BadParameter(f"unknown {bad}; choose from dense, epoch", param_hint="--grids")
