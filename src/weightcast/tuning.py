@@ -223,10 +223,12 @@ def _make_pruner(
     # rung fallback waits for 10 finished trials and decides from 5 % of T on, where digits
     # curves first separate slow starters from runs that never learn (measured: with the
     # replay-tuned defaults, 2 trials and 1 % of T, the demo pruned its best run at step 5).
+    # With a prior the forest needs no warm-up of its own: the pruner's prior defaults (forest
+    # at 1 and 2 % of T, the rung rule from 5 % on) apply.
     return WeightcastPruner(
         features,
         T=preset.T,
-        fractions=(0.05, 0.1, 0.2, 0.4),
+        fractions=None if prior else (0.05, 0.1, 0.2, 0.4),
         n_startup_trials=10,
         n_estimators=100,  # as in the replay; 400 trees on a 750-run prior take minutes a fit
         seed=seed,

@@ -16,6 +16,7 @@ from weightcast.integrations.optuna import (
     PolicyVariant,
     WeightcastPruner,
     corpus_prior,
+    format_replay,
     load_runs,
     make_payloads,
     replay,
@@ -207,10 +208,21 @@ def test_corpus_prior_of_several_corpora_concatenates_their_runs(corpus: Corpus)
 def test_pruner_with_a_prior_corpus_and_the_wc_prior_replay(corpus: Corpus) -> None:
     pruner = WeightcastPruner("weights+lc", steps=[10, 20], T=100, prior=corpus.path)
     assert len(pruner.prior) == 4
-    # without steps, 2-40 % of T (2, 5, 10, 20, 40) snap to the prior's feature steps
+    # without steps, with a prior: the forest at 1 and 2 % of T (1, 2), snapped to the prior's
+    # feature steps (10); the rung rule at 5-40 % of T (5, 10, 20, 40), after step 10 alone
     snapped = WeightcastPruner("weights+lc", T=100, prior=[corpus.path, corpus])
-    assert snapped.decision_steps == (10, 20, 50) and len(snapped.prior) == 8
-    assert WeightcastPruner("weights+lc", T=100).decision_steps == (2, 5, 10, 20, 40)
+    assert snapped.decision_steps == (10,) and len(snapped.prior) == 8
+    assert snapped.config.rung_steps == (10, 20, 40) and snapped.config.model_until_rung
+    # given fractions: the defaults without a prior (rungs at 60 and 80 % of T too)
+    chosen = WeightcastPruner(
+        "weights+lc", T=100, prior=corpus.path, fractions=(0.02, 0.05, 0.1, 0.2, 0.4)
+    )
+    assert chosen.decision_steps == (10, 20, 50)
+    assert chosen.config.rung_steps == (10, 20, 50, 60, 80)
+    assert not chosen.config.model_until_rung
+    cold = WeightcastPruner("weights+lc", T=100)
+    assert cold.decision_steps == (2, 5, 10, 20, 40) and not cold.config.model_until_rung
+    assert cold.config.rung_steps == (2, 5, 10, 20, 40, 60, 80)
     with pytest.raises(ValueError, match="prior needs features"):
         WeightcastPruner("all", steps=[10], T=100, prior=corpus.path)
     with pytest.raises(ValueError, match="needs a prior corpus"):
@@ -226,3 +238,27 @@ def test_pruner_with_a_prior_corpus_and_the_wc_prior_replay(corpus: Corpus) -> N
     row = out["grids"]["dense"]["policies"]["wc-prior"]
     assert row["setting"]["prior_runs"] == 4 and row["setting"]["features"] == "weights+lc"
     assert row["compute_mean"] == 3 * (100 + EVAL_COST) + 30
+    # wc-prior replays the pruner's defaults with a prior, the others keep theirs
+    assert out["decision_steps"] == [10, 20, 50]
+    assert (out["prior_decision_steps"], out["prior_rung_steps"]) == ([10], [10, 20, 40])
+    setting = row["setting"]
+    assert setting["steps"] == (10,) and setting["rung_steps"] == (10, 20, 40)
+    assert setting["model_until_rung"] is True
+    assert "forest at steps 10, then the rung rule on the training loss at 20 40" in (
+        format_replay(out)
+    )
+    # given steps (or pruner_kwargs) win over the prior defaults
+    given = replay(corpus, ["wc-prior"], orders=1, grids=["dense"], prior=corpus, steps=[10, 20])
+    assert given["prior_decision_steps"] is None
+    setting = given["grids"]["dense"]["policies"]["wc-prior"]["setting"]
+    assert setting["steps"] == (10, 20) and "model_until_rung" not in setting
+    kw = replay(
+        corpus,
+        ["wc-prior"],
+        orders=1,
+        grids=["dense"],
+        prior=corpus,
+        pruner_kwargs={"rung_steps": (10, 50)},
+    )
+    setting = kw["grids"]["dense"]["policies"]["wc-prior"]["setting"]
+    assert setting["steps"] == (10,) and setting["rung_steps"] == (10, 50)

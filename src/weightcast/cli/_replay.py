@@ -55,13 +55,14 @@ from weightcast.integrations._names import DEFAULT_POLICIES, GRIDS, POLICIES
     "--steps",
     default=None,
     help="Comma-separated decision steps of weightcast's pruner (feature steps of the corpus; "
-    "default: 2, 5, 10, 20 and 40 % of T, snapped to them).",
+    "default: 2, 5, 10, 20 and 40 % of T, snapped to them; for wc-prior 1 and 2 % of T, with "
+    "the rung rule at 5, 10, 20 and 40 % and --model-until-rung).",
 )
 @click.option(
     "--rung-steps",
     default=None,
     help="Comma-separated rungs of the rung rule of weightcast's pruner (default: the decision "
-    "steps and 60 and 80 % of T).",
+    "steps and 60 and 80 % of T; for wc-prior without --steps 5, 10, 20 and 40 % of T).",
 )
 @click.option(
     "--model-until-rung",

@@ -36,9 +36,15 @@ from weightcast.integrations._attrs import (
     features_key,
 )
 from weightcast.integrations._names import DEFAULT_POLICIES, EVAL_FREE, GRIDS, POLICIES
-from weightcast.integrations._pruner import WeightcastPruner
+from weightcast.integrations._pruner import (
+    PRIOR_RUNG_FRACTIONS,
+    WeightcastPruner,
+    default_rung_steps,
+    open_prior_corpora,
+)
 from weightcast.policy import (
     DEFAULT_FRACTIONS,
+    PRIOR_FRACTIONS,
     REACH_TOLERANCE,
     FeatureBlock,
     Outcome,
@@ -477,6 +483,10 @@ def replay(
     weightcast's pruners are replayed with ``n_estimators`` trees (100 by default, to fit the
     time budget; live default 400). ``prior``: a corpus of another search with the same T, or a
     list of them, whose finished runs ``wc-prior`` learns from (see :class:`WeightcastPruner`).
+    Without ``steps``, ``wc-prior`` gets the pruner's defaults with a prior (the forest at 1
+    and 2 % of T on the steps the corpus and the prior recorded, the rung rule at 5-40 % of T,
+    ``model_until_rung``; ``"prior_decision_steps"`` and ``"prior_rung_steps"`` in the result),
+    the other policies theirs (``"decision_steps"``); ``pruner_kwargs`` override both.
     """
     from weightcast.corpus import Corpus
 
@@ -497,18 +507,35 @@ def replay(
     if "none" not in policies:
         policies = ("none", *policies)
     say = progress or (lambda _msg: None)
-    dense, dec_steps = load_runs(corpus, steps)
+    T = int(corpus.T)
+    dec_steps = tuple(
+        int(s)
+        for s in (
+            steps if steps is not None else decision_steps(T, DEFAULT_FRACTIONS, corpus.steps)
+        )
+    )
+    prior_corpora = None if prior is None else open_prior_corpora(prior)
+    # wc-prior without --steps: the pruner's defaults with a prior, on the steps both recorded
+    prior_kwargs: dict[str, Any] = {}
+    if prior_corpora and steps is None and "wc-prior" in policies:
+        shared = set(corpus.steps).intersection(*(c.steps for c in prior_corpora))
+        prior_steps = decision_steps(T, PRIOR_FRACTIONS, grid=sorted(shared))
+        prior_kwargs = {
+            "steps": prior_steps,
+            "rung_steps": default_rung_steps(prior_steps, T, PRIOR_RUNG_FRACTIONS),
+            "model_until_rung": True,
+        }
+    dense, loaded = load_runs(corpus, sorted(set(dec_steps) | set(prior_kwargs.get("steps", ()))))
     if not dense:
         raise ValueError(f"the corpus at {corpus.path} has no runs")
-    T = int(corpus.T)
     best = max((r.final for r in dense if math.isfinite(r.final)), default=math.nan)
     order_list = replay_orders(len(dense), orders, seed)
     dists = _distributions(dense)
     prior_records = None
-    if prior is not None:
+    if prior_corpora:
         from weightcast.integrations._prior import corpus_prior
 
-        prior_records = corpus_prior(prior, dec_steps, val=False, T=T)
+        prior_records = corpus_prior(prior_corpora, loaded, val=False, T=T)
     result: dict[str, Any] = {
         "corpus": str(getattr(corpus, "path", "")),
         "n_runs": len(dense),
@@ -517,6 +544,8 @@ def replay(
         "orders": orders,
         "seed": seed,
         "decision_steps": list(dec_steps),
+        "prior_decision_steps": list(prior_kwargs["steps"]) if prior_kwargs else None,
+        "prior_rung_steps": list(prior_kwargs["rung_steps"]) if prior_kwargs else None,
         "n_estimators": n_estimators,
         "grid_fractions": list(grid_fractions),
         "reach_tolerance": REACH_TOLERANCE,
@@ -525,13 +554,13 @@ def replay(
     }
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(logging.WARNING)
-    free_payloads = make_payloads(dense, dec_steps, weights=True, val=False)
+    free_payloads = make_payloads(dense, loaded, weights=True, val=False)
     # eval-free policies do not see the curve: their outcomes are the same on every grid
     free_metrics: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         for grid in grids:
             runs = dense if grid == "dense" else epoch_runs(dense, float(n_train), batch_size)  # type: ignore[arg-type]
-            payloads = {w: make_payloads(runs, dec_steps, weights=w) for w in (False, True)}
+            payloads = {w: make_payloads(runs, loaded, weights=w) for w in (False, True)}
             entry: dict[str, Any] = {"policies": {}}
             if grid == "epoch":
                 entry["n_train"] = n_train
@@ -545,7 +574,9 @@ def replay(
                     n_estimators=n_estimators,
                     n_jobs=n_jobs,
                     seed=seed,
-                    pruner_kwargs=pruner_kwargs,
+                    pruner_kwargs={**prior_kwargs, **(pruner_kwargs or {})}
+                    if policy == "wc-prior"
+                    else pruner_kwargs,
                     prior=prior_records,
                 )
                 candidates = []
@@ -670,6 +701,14 @@ def format_replay(result: Mapping[str, Any]) -> str:
         f"steps {' '.join(map(str, result['decision_steps']))}; weightcast forests of "
         f"{result['n_estimators']} trees refitted at {REPLAY_REFIT_GROWTH:.0%} more rows",
     ]
+    if result.get("prior_decision_steps"):
+        last = max(result["prior_decision_steps"])
+        later = [s for s in result.get("prior_rung_steps") or [] if s > last]
+        lines.append(
+            f"wc-prior (its defaults with a prior): forest at steps "
+            f"{' '.join(map(str, result['prior_decision_steps']))}, then the rung rule on the "
+            f"training loss at {' '.join(map(str, later))}"
+        )
     header = (
         f"{'policy':11s} {'setting':24s} {'compute':>17s} {'speed-up':>9s} "
         f"{'regret (pts)':>13s} {'to reach':>9s} {'completed':>9s} {'vs Optuna':>9s}"

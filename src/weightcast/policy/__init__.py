@@ -29,6 +29,7 @@ from weightcast.policy._replay import (
 )
 from weightcast.policy._rules import (
     DEFAULT_FRACTIONS,
+    PRIOR_FRACTIONS,
     decision_steps,
     explore_draw,
     kth_best,
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_FRACTIONS",
     "FEATURE_SETS",
     "LC_COLUMNS",
+    "PRIOR_FRACTIONS",
     "REACH_TOLERANCE",
     "Decision",
     "FeatureBlock",
