@@ -138,7 +138,8 @@ def test_the_live_pruner_takes_the_prior_defaults_only_with_a_prior(tiny, tmp_pa
     assert with_prior.decision_steps == (2,)
     assert with_prior.config.rung_steps == (2, 4, 8, 16)
     assert with_prior.config.model_until_rung is True
+    assert with_prior.config.model_veto == pytest.approx(1 / 3)
     cold = _make_pruner(live, "weights+lc", 0, [], "loss")
     assert cold.decision_steps == (2, 4, 8, 16)  # 5, 10, 20, 40 % of T
     assert cold.config.rung_steps == (2, 4, 8, 16, 24, 32)
-    assert cold.config.model_until_rung is False
+    assert cold.config.model_until_rung is False and cold.config.model_veto == 0

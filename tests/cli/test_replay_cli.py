@@ -103,10 +103,13 @@ def test_replay_with_a_prior_adds_wc_prior(corpus: Path, tmp_path: Path) -> None
 def test_replay_rung_steps_and_model_until_rung_reach_the_pruner(corpus: Path) -> None:
     args = ["replay", str(corpus), "--orders", "1", "--policies", "wc-free", "--grids", "dense"]
     extra = ["--steps", "10", "--rung-steps", "10,50,100", "--model-until-rung"]
+    extra += ["--model-veto", "0.25"]
     res = CliRunner().invoke(main, [*args, *extra, "--json", "--quiet", "--trees", "10"])
     assert res.exit_code == 0, res.output
     setting = json.loads(res.output)["grids"]["dense"]["policies"]["wc-free"]["setting"]
     assert setting["steps"] == [10] and setting["rung_steps"] == [10, 50, 100]
-    assert setting["model_until_rung"] is True
+    assert setting["model_until_rung"] is True and setting["model_veto"] == 0.25
+    res = CliRunner().invoke(main, [*args, "--model-veto", "1.5", "--quiet"])
+    assert res.exit_code == 2 and "--model-veto" in res.output
     res = CliRunner().invoke(main, [*args, "--rung-steps", "10,x", "--quiet"])
     assert res.exit_code != 0 and "not integers" in res.output

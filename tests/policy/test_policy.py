@@ -297,3 +297,29 @@ def test_model_until_rung_hands_later_rungs_to_the_rung_rule() -> None:
     assert handed.decide(early, done).mean == pytest.approx(0.9)
     with pytest.raises(ValueError, match="model_until_rung must be True or False"):
         PolicyConfig(steps=(10,), model_until_rung=1)  # type: ignore[arg-type]
+
+
+def test_model_veto_spares_the_models_top_share_from_later_rungs() -> None:
+    # finished trials: half their final at step 10 (the stub predicts the final from it)
+    done = [
+        rec(i, "complete", f, rungs={10: f / 2, 100: f})
+        for i, f in enumerate((0.9, 0.8, 0.7, 0.6, 0.5))
+    ]
+    # both fall to 0.1 at step 100, where the rung rule stops them; the model, from step 10,
+    # predicts 0.92 for the first (the best of six: in the top 20 %) and 0.6 for the second
+    starter = rec(7, "running", values=[0.46, 0.1], last=100, rungs={10: 0.46})
+    plain = rec(8, "running", values=[0.3, 0.1], last=100, rungs={10: 0.3})
+    vetoing = policy(rung_steps=(10, 100), model_until_rung=True, model_veto=0.2)
+    d = vetoing.decide(starter, done)
+    assert (d.prune, d.reason, d.step) == (False, "veto", 100)
+    d = vetoing.decide(plain, done)
+    assert (d.prune, d.reason, d.step) == (True, "rung", 100)
+    # without the veto (the default) the rung rule stops both
+    handed = policy(rung_steps=(10, 100), model_until_rung=True)
+    assert handed.decide(starter, done).reason == "rung"
+    # a model with too few rows to learn from (min_train) vetoes nothing
+    short = policy(rung_steps=(10, 100), model_until_rung=True, model_veto=0.2, min_train=6)
+    assert short.decide(starter, done).reason == "rung"
+    for bad in (1.0, -0.1, True, "0.2"):
+        with pytest.raises(ValueError, match="model_veto must lie in"):
+            PolicyConfig(steps=(10,), model_veto=bad)  # type: ignore[arg-type]

@@ -70,6 +70,13 @@ from weightcast.integrations._names import DEFAULT_POLICIES, GRIDS, POLICIES
     help="weightcast's model decides only until a rung after its last decision step is due; "
     "the rung rule decides from there (e.g. --steps 10,20 --rung-steps 10,20,50,100,...).",
 )
+@click.option(
+    "--model-veto",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
+    help="With --model-until-rung: the rung rule does not stop a run that weightcast's model "
+    "ranks in this top share at its last decision step (e.g. 0.2; 0: no veto).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the orders.")
 @click.option(
     "--trees",
@@ -91,6 +98,7 @@ def replay_command(
     steps: str | None,
     rung_steps: str | None,
     model_until_rung: bool,
+    model_veto: float | None,
     seed: int,
     trees: int,
     as_json: bool,
@@ -125,6 +133,8 @@ def replay_command(
         pruner_kwargs["rung_steps"] = tuple(rungs)
     if model_until_rung:
         pruner_kwargs["model_until_rung"] = True
+    if model_veto is not None:
+        pruner_kwargs["model_veto"] = model_veto
     say = None if quiet else (lambda msg: click.echo(msg, err=True))
     try:
         result = replay(

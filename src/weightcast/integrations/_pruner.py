@@ -110,7 +110,8 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     a rung rule decides (asynchronous successive halving on the reported values, at the
     decision steps and at 60 and 80 % of ``T``, once ``n_min_trials`` other trials have a value
     at the rung; ``rung_steps`` sets those rungs, and ``model_until_rung=True`` hands every
-    rung after the last decision step to the rung rule). Pruned trials stay in the training
+    rung after the last decision step to the rung rule, and ``model_veto=share`` spares from
+    it the trials the model ranked in its top ``share`` there). Pruned trials stay in the training
     data with a pseudo label, and ``exploration`` lets a seeded share of would-be-pruned trials
     run to the end. The details are in :mod:`weightcast.policy._policy`.
 
@@ -160,6 +161,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
         n_min_trials: int = 1,
         rung_steps: Sequence[int] | None = None,
         model_until_rung: bool | None = None,
+        model_veto: float = 0.0,
         oob_check: bool = True,
         pseudo_labels: bool = True,
         exploration: float = 0.0,
@@ -212,6 +214,7 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
             n_min_trials=n_min_trials,
             rung_steps=tuple(rung_steps),
             model_until_rung=model_until_rung,
+            model_veto=model_veto,
             oob_check=oob_check,
             pseudo_labels=pseudo_labels,
             exploration=exploration,

@@ -45,6 +45,10 @@ class PolicyConfig:
       the model keeps deciding at every later rung from its last features). With decision
       steps early (1-2 % of T) and rungs beyond them, the forest judges the start of training
       and the reported values the rest;
+    - ``model_veto``: with ``model_until_rung``, a share in [0, 1): the rung rule after the
+      model's last decision step does not stop a trial that the model, from the features of
+      that step, ranks in the top ``model_veto`` of the trials that reached it (0: no veto).
+      A late starter whose weights the forest reads as good is not stopped for its loss;
     - ``pseudo_labels``: pruned trials stay in the training data with a pseudo label;
     - ``exploration``: share of would-be-pruned trials that are let go on to the end (seeded);
     - ``refit_growth``: a model is refitted only when its training trials changed (completed,
@@ -73,6 +77,7 @@ class PolicyConfig:
     n_min_trials: int = 1
     rung_steps: tuple[int, ...] | None = None
     model_until_rung: bool = False
+    model_veto: float = 0.0
     pseudo_labels: bool = True
     exploration: float = 0.0
     refit_growth: float = 0.1
@@ -118,6 +123,12 @@ class PolicyConfig:
             raise ValueError(
                 f"model_until_rung must be True or False, got {self.model_until_rung!r}"
             )
+        if not (
+            isinstance(self.model_veto, int | float)
+            and not isinstance(self.model_veto, bool)
+            and 0 <= self.model_veto < 1
+        ):
+            raise ValueError(f"model_veto must lie in [0, 1), got model_veto={self.model_veto!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an int, got seed={self.seed!r}")
 

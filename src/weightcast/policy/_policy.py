@@ -85,7 +85,8 @@ class Decision:
 
     ``reason`` is one of ``"no-step"`` (no decision step reached), ``"diverged"``, ``"warmup"``,
     ``"explore"``, ``"interval"`` and ``"rank"`` (the model's rules), ``"rung"`` (the rung
-    rule), ``"continue"``. ``label`` is the pseudo label to store with a pruned trial (a value
+    rule), ``"veto"`` (the rung rule would stop it, the model's ``model_veto`` keeps it),
+    ``"continue"``. ``label`` is the pseudo label to store with a pruned trial (a value
     at ``horizon``, None: the final value); ``rungs`` the rung values to store with the trial;
     ``mean`` / ``upper`` / ``target`` are set when the model decided.
     """
@@ -260,6 +261,8 @@ class PruningPolicy:
         if decision is None or decision.reason == "unsafe":
             # no model here yet, or one that has not learnt to recognise good runs: the rung rule
             decision = self._rung_decision(trial, others, rungs)
+            if decision.prune and due and not model_here and self._vetoed(trial, others, due[-1]):
+                decision = Decision(False, "veto", d)
         decision = Decision(**{**decision.__dict__, "rungs": rungs})
         if decision.prune and cfg.exploration > 0:
             if explore_draw(cfg.seed, trial.number, d) < cfg.exploration:
@@ -291,6 +294,29 @@ class PruningPolicy:
             if not rung_promotable(value, competing, factors.get(d, eta)):
                 return Decision(True, "rung", d, label=value, horizon=d)
         return Decision(False, "continue", max(rungs))
+
+    def _vetoed(self, trial: TrialRecord, others: Sequence[TrialRecord], d: int) -> bool:
+        """Whether the model (final value, features at ``d``) ranks ``trial`` in its top share.
+
+        Only a trusted model vetoes: one with ``min_train`` true rows at ``d`` that passes the
+        out-of-bag check.
+        """
+        cfg = self.config
+        if not cfg.model_veto:
+            return False
+        row = self._cached_row(trial, d)
+        if row is None:
+            return False
+        ts = self._training_set(others, d, None)
+        if sum(ts.true) < cfg.min_train:
+            return False
+        fit = self._fit((d, None), ts)
+        if cfg.oob_check and fit.y_true is not None:
+            keep = max(cfg.top_k, math.ceil(fit.y_true.size / (cfg.reduction_factor or 1)))
+            if fit.missed_best(keep):
+                return False
+        mean, _ = self._predict(fit, trial, row, d)
+        return rung_promotable(mean, self._scores(fit, others, d), 1.0 / cfg.model_veto)
 
     # -- model ----------------------------------------------------------------------------
     def _row(self, trial: TrialRecord, d: int) -> FeatureBlock | None:
