@@ -139,6 +139,10 @@ def test_the_live_pruner_takes_the_prior_defaults_only_with_a_prior(tiny, tmp_pa
     assert with_prior.config.rung_steps == (2, 4, 8, 16)
     assert with_prior.config.model_until_rung is True
     assert with_prior.config.model_veto == pytest.approx(1 / 3)
+    off = _make_pruner(live, "weights+lc", 0, [str(prior)], "loss", model_veto=0.0)
+    assert off.config.model_veto == 0 and off.decision_steps == (2,)
+    with pytest.raises(ValueError, match="model_veto must lie in"):
+        tune(live, 1, features="weights", prior=[prior], model_veto=1.5, progress=False)
     cold = _make_pruner(live, "weights+lc", 0, [], "loss")
     assert cold.decision_steps == (2, 4, 8, 16)  # 5, 10, 20, 40 % of T
     assert cold.config.rung_steps == (2, 4, 8, 16, 24, 32)

@@ -215,6 +215,7 @@ def _make_pruner(
     seed: int,
     prior: Sequence[str] = (),
     report: str = "val",
+    model_veto: float | None = None,
 ) -> Any:
     require("optuna")
     from weightcast.integrations.optuna import WeightcastPruner
@@ -235,7 +236,7 @@ def _make_pruner(
         features,
         T=preset.T,
         fractions=None if prior else (0.05, 0.1, 0.2, 0.4),
-        model_veto=LIVE_MODEL_VETO if prior else 0.0,
+        model_veto=(LIVE_MODEL_VETO if prior else 0.0) if model_veto is None else model_veto,
         n_startup_trials=10,
         n_estimators=100,  # as in the replay; 400 trees on a 750-run prior take minutes a fit
         seed=seed,
@@ -255,6 +256,7 @@ def _worker(
     seed: int,
     data_path: str | None,
     prior: Sequence[str] = (),
+    model_veto: float | None = None,
 ) -> None:
     optuna = require("optuna")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -264,7 +266,7 @@ def _worker(
         study_name=study_name,
         storage=_storage(storage),
         sampler=_pin_sampler(preset, seed),
-        pruner=_make_pruner(preset, features, seed, prior, report),
+        pruner=_make_pruner(preset, features, seed, prior, report, model_veto),
     )
     stop = optuna.study.MaxTrialsCallback(n_trials, states=None)
     study.optimize(
@@ -295,6 +297,7 @@ def tune(
     data_path: str | None = None,
     reference: str | os.PathLike[str] | None = None,
     prior: Sequence[str | os.PathLike[str]] = (),
+    model_veto: float | None = None,
     progress: bool = True,
 ) -> TuneSummary:
     """Run a live search of ``n_trials`` trials over ``preset`` with weightcast's pruner.
@@ -311,6 +314,8 @@ def tune(
     ``prior``: corpora of earlier searches of the same kind (same preset and T), whose finished
     runs the pruner learns from from the first trial on (features ``"weights"`` or
     ``"weights+lc"``; see :class:`~weightcast.integrations.optuna.WeightcastPruner`).
+    ``model_veto``: the pruner's veto share (default: :data:`LIVE_MODEL_VETO` with a prior,
+    else none; 0 turns it off).
 
     >>> tune("digits", n_trials=0, progress=False).n_trials  # doctest: +SKIP
     0
@@ -349,7 +354,7 @@ def tune(
         direction="maximize",
         load_if_exists=True,
         sampler=_pin_sampler(the_preset, seed),
-        pruner=_make_pruner(the_preset, features, seed, prior_paths, report),
+        pruner=_make_pruner(the_preset, features, seed, prior_paths, report, model_veto),
     )
     start = time.perf_counter()
     procs: list[Any] = []
@@ -367,6 +372,7 @@ def tune(
                 seed,
                 data_path,
                 prior_paths,
+                model_veto,
             ),
         )
         p.start()

@@ -57,6 +57,13 @@ _FEATURES = click.Choice(["all", "weights", "weights+lc", "lc", "none"])
     "1 and 2 % of T and by the rung rule from 5 to 40 %, sparing the forest's top third. "
     "Repeat it for several.",
 )
+@click.option(
+    "--model-veto",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
+    help="With --prior: the share of trials, ranked by the forest at its last decision step, "
+    "that the later loss rungs may not stop (default 1/3; 0: none).",
+)
 def tune_command(
     preset: str,
     n_trials: int,
@@ -69,6 +76,7 @@ def tune_command(
     data_path: str | None,
     reference: str | None,
     prior: tuple[str, ...],
+    model_veto: float | None,
 ) -> None:
     """A live search over PRESET with weightcast's pruner; several workers share one storage."""
     from weightcast.corpus import CorpusError
@@ -87,6 +95,7 @@ def tune_command(
             data_path=data_path,
             reference=reference,
             prior=prior,
+            model_veto=model_veto,
         )
     except (ValueError, FileNotFoundError, CorpusError) as exc:
         raise click.ClickException(str(exc)) from exc
