@@ -33,7 +33,16 @@ def main() -> None:
     parser.add_argument("--prior", action="append", default=[], help="repeat for several")
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--fractions",
+        default=None,
+        help="decision fractions of T instead of the prior defaults (the live setting before "
+        "them: 0.05,0.1,0.2,0.4)",
+    )
     args = parser.parse_args()
+    kwargs = {}
+    if args.fractions:
+        kwargs["fractions"] = tuple(float(f) for f in args.fractions.split(","))
     seeds = [int(s) for s in args.seeds.split(",")]
     shares = [float(v) for v in args.veto.split(",")]
     if not args.prior:
@@ -58,6 +67,7 @@ def main() -> None:
                 reference=corpus_of(seed),
                 prior=args.prior,
                 model_veto=share,
+                pruner_kwargs=kwargs,
                 progress=False,
             )
             ref = s.reference or {}

@@ -143,6 +143,12 @@ def test_the_live_pruner_takes_the_prior_defaults_only_with_a_prior(tiny, tmp_pa
     assert off.config.model_veto == 0 and off.decision_steps == (2,)
     with pytest.raises(ValueError, match="model_veto must lie in"):
         tune(live, 1, features="weights", prior=[prior], model_veto=1.5, progress=False)
+    # the live search's earlier setting with a prior: the forest at 5-40 % of T, late rungs
+    old = _make_pruner(
+        live, "weights+lc", 0, [str(prior)], "loss", pruner_kwargs={"fractions": (0.1, 0.2)}
+    )
+    assert old.decision_steps == (4, 8) and old.config.rung_steps == (4, 8, 24, 32)
+    assert old.config.model_until_rung is False and old.config.n_startup_trials == 10
     cold = _make_pruner(live, "weights+lc", 0, [], "loss")
     assert cold.decision_steps == (2, 4, 8, 16)  # 5, 10, 20, 40 % of T
     assert cold.config.rung_steps == (2, 4, 8, 16, 24, 32)

@@ -18,7 +18,7 @@ import multiprocessing as mp
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,6 +216,7 @@ def _make_pruner(
     prior: Sequence[str] = (),
     report: str = "val",
     model_veto: float | None = None,
+    pruner_kwargs: Mapping[str, Any] | None = None,
 ) -> Any:
     require("optuna")
     from weightcast.integrations.optuna import WeightcastPruner
@@ -232,18 +233,19 @@ def _make_pruner(
     # at 1 and 2 % of T, the rung rule on the loss from 5 % on) apply, and the loss rungs spare
     # the forest's top third (measured: without that veto the demo's best run, a late starter
     # whose loss stays at chance to 20 % of T, was stopped at 5 %; regret 1.00 points).
-    return WeightcastPruner(
-        features,
-        T=preset.T,
-        fractions=None if prior else (0.05, 0.1, 0.2, 0.4),
-        model_veto=(LIVE_MODEL_VETO if prior else 0.0) if model_veto is None else model_veto,
-        n_startup_trials=10,
-        n_estimators=100,  # as in the replay; 400 trees on a 750-run prior take minutes a fit
-        seed=seed,
-        n_jobs=1,
-        prior=list(prior) or None,
-        prior_val=report == "val",
-    )
+    kwargs: dict[str, Any] = {
+        "T": preset.T,
+        "fractions": None if prior else (0.05, 0.1, 0.2, 0.4),
+        "model_veto": (LIVE_MODEL_VETO if prior else 0.0) if model_veto is None else model_veto,
+        "n_startup_trials": 10,
+        "n_estimators": 100,  # as in the replay; 400 trees on a 750-run prior take minutes a fit
+        "seed": seed,
+        "n_jobs": 1,
+        "prior": list(prior) or None,
+        "prior_val": report == "val",
+        **(pruner_kwargs or {}),
+    }
+    return WeightcastPruner(features, **kwargs)
 
 
 def _worker(
@@ -257,6 +259,7 @@ def _worker(
     data_path: str | None,
     prior: Sequence[str] = (),
     model_veto: float | None = None,
+    pruner_kwargs: Mapping[str, Any] | None = None,
 ) -> None:
     optuna = require("optuna")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -266,7 +269,7 @@ def _worker(
         study_name=study_name,
         storage=_storage(storage),
         sampler=_pin_sampler(preset, seed),
-        pruner=_make_pruner(preset, features, seed, prior, report, model_veto),
+        pruner=_make_pruner(preset, features, seed, prior, report, model_veto, pruner_kwargs),
     )
     stop = optuna.study.MaxTrialsCallback(n_trials, states=None)
     study.optimize(
@@ -298,6 +301,7 @@ def tune(
     reference: str | os.PathLike[str] | None = None,
     prior: Sequence[str | os.PathLike[str]] = (),
     model_veto: float | None = None,
+    pruner_kwargs: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> TuneSummary:
     """Run a live search of ``n_trials`` trials over ``preset`` with weightcast's pruner.
@@ -315,7 +319,9 @@ def tune(
     runs the pruner learns from from the first trial on (features ``"weights"`` or
     ``"weights+lc"``; see :class:`~weightcast.integrations.optuna.WeightcastPruner`).
     ``model_veto``: the pruner's veto share (default: :data:`LIVE_MODEL_VETO` with a prior,
-    else none; 0 turns it off).
+    else none; 0 turns it off). ``pruner_kwargs``: more arguments of
+    :class:`~weightcast.integrations.optuna.WeightcastPruner`, over the live defaults (10
+    finished trials before anything is pruned; without a prior, decisions from 5 % of T).
 
     >>> tune("digits", n_trials=0, progress=False).n_trials  # doctest: +SKIP
     0
@@ -354,7 +360,9 @@ def tune(
         direction="maximize",
         load_if_exists=True,
         sampler=_pin_sampler(the_preset, seed),
-        pruner=_make_pruner(the_preset, features, seed, prior_paths, report, model_veto),
+        pruner=_make_pruner(
+            the_preset, features, seed, prior_paths, report, model_veto, pruner_kwargs
+        ),
     )
     start = time.perf_counter()
     procs: list[Any] = []
@@ -373,6 +381,7 @@ def tune(
                 data_path,
                 prior_paths,
                 model_veto,
+                dict(pruner_kwargs or {}),
             ),
         )
         p.start()
