@@ -114,42 +114,43 @@ def test_a_prior_corpus_feeds_the_live_pruner(tiny, tmp_path) -> None:
     assert summary.n_trials == 3 and summary.completed + summary.pruned == 3
     study = optuna.load_study(study_name=summary.study_name, storage=storage)
     assert all(s.name in ("COMPLETE", "PRUNED") for s in (t.state for t in study.trials))
-    # with a prior: no rungs at 60 and 80 % of T (24, 32), only up to 40 % (16)
+    # the live setting with a prior too: rungs at 5-40 % of T and late rungs at 60 and 80 %
     for t in study.trials:
-        assert set(t.intermediate_values) <= {2, 4, 8, 16}
+        assert set(t.intermediate_values) <= {2, 4, 8, 16, 24, 32}
         if t.state.name == "COMPLETE":
-            assert set(t.intermediate_values) == {2, 4, 8, 16}
+            assert set(t.intermediate_values) == {2, 4, 8, 16, 24, 32}
     with pytest.raises(ValueError, match="prior needs features"):
         tune(live, 1, features="all", prior=[prior], progress=False)
     with pytest.raises(ValueError, match="T=40"):  # a prior of another training length
         tune(dataclasses.replace(live, T=80), 1, features="weights", prior=[prior], progress=False)
 
 
-def test_the_live_pruner_takes_the_prior_defaults_only_with_a_prior(tiny, tmp_path) -> None:
+def test_the_live_pruner_decides_from_5_percent_unless_told_otherwise(tiny, tmp_path) -> None:
     from weightcast.corpus import collect
     from weightcast.tuning import _make_pruner
 
     live = dataclasses.replace(tiny, steps=(2, 4, 8, 16))
     prior = tmp_path / "prior"
     collect(live, 2, prior, seed=1, progress=False)
-    with_prior = _make_pruner(live, "weights+lc", 0, [str(prior)], "loss")
-    # the forest at 1 and 2 % of T = 0.4 and 0.8 steps, snapped to the prior's first step 2;
-    # the rung rule at 5, 10, 20 and 40 % of T (2, 4, 8, 16) and from 4 on alone
-    assert with_prior.decision_steps == (2,)
-    assert with_prior.config.rung_steps == (2, 4, 8, 16)
-    assert with_prior.config.model_until_rung is True
-    assert with_prior.config.model_veto == pytest.approx(1 / 3)
-    off = _make_pruner(live, "weights+lc", 0, [str(prior)], "loss", model_veto=0.0)
-    assert off.config.model_veto == 0 and off.decision_steps == (2,)
+    # with or without a prior: the forest at 5, 10, 20, 40 % of T, late rungs at 60 and 80 %
+    for given in ([str(prior)], []):
+        p = _make_pruner(live, "weights+lc", 0, given, "loss")
+        assert p.decision_steps == (2, 4, 8, 16)
+        assert p.config.rung_steps == (2, 4, 8, 16, 24, 32)
+        assert p.config.model_until_rung is False and p.config.n_startup_trials == 10
+    # fractions=None: the pruner's prior defaults, the forest at 1 and 2 % of T (0.4 and 0.8
+    # steps, snapped to the prior's first step 2), the loss rungs at 5-40 % of T alone
+    new = _make_pruner(live, "weights+lc", 0, [str(prior)], "loss", {"fractions": None})
+    assert new.decision_steps == (2,) and new.config.rung_steps == (2, 4, 8, 16)
+    assert new.config.model_until_rung is True and new.config.n_startup_trials == 10
+    veto = _make_pruner(live, "weights+lc", 0, [str(prior)], "loss", {"model_veto": 0.25})
+    assert veto.config.model_veto == 0.25
     with pytest.raises(ValueError, match="model_veto must lie in"):
-        tune(live, 1, features="weights", prior=[prior], model_veto=1.5, progress=False)
-    # the live search's earlier setting with a prior: the forest at 5-40 % of T, late rungs
-    old = _make_pruner(
-        live, "weights+lc", 0, [str(prior)], "loss", pruner_kwargs={"fractions": (0.1, 0.2)}
-    )
-    assert old.decision_steps == (4, 8) and old.config.rung_steps == (4, 8, 24, 32)
-    assert old.config.model_until_rung is False and old.config.n_startup_trials == 10
-    cold = _make_pruner(live, "weights+lc", 0, [], "loss")
-    assert cold.decision_steps == (2, 4, 8, 16)  # 5, 10, 20, 40 % of T
-    assert cold.config.rung_steps == (2, 4, 8, 16, 24, 32)
-    assert cold.config.model_until_rung is False and cold.config.model_veto == 0
+        tune(
+            live,
+            1,
+            features="weights",
+            prior=[prior],
+            pruner_kwargs={"model_veto": 1.5},
+            progress=False,
+        )

@@ -205,17 +205,12 @@ def _pin_sampler(preset: Preset, seed: int) -> Any:
     return PresetSampler()
 
 
-LIVE_MODEL_VETO = 1 / 3
-"""``model_veto`` of the live search's pruner with a prior (``tune``, ``demo``)."""
-
-
 def _make_pruner(
     preset: Preset,
     features: str,
     seed: int,
     prior: Sequence[str] = (),
     report: str = "val",
-    model_veto: float | None = None,
     pruner_kwargs: Mapping[str, Any] | None = None,
 ) -> Any:
     require("optuna")
@@ -229,14 +224,13 @@ def _make_pruner(
     # rung fallback waits for 10 finished trials and decides from 5 % of T on, where digits
     # curves first separate slow starters from runs that never learn (measured: with the
     # replay-tuned defaults, 2 trials and 1 % of T, the demo pruned its best run at step 5).
-    # With a prior the forest needs no warm-up of its own: the pruner's prior defaults (forest
-    # at 1 and 2 % of T, the rung rule on the loss from 5 % on) apply, and the loss rungs spare
-    # the forest's top third (measured: without that veto the demo's best run, a late starter
-    # whose loss stays at chance to 20 % of T, was stopped at 5 %; regret 1.00 points).
+    # With a prior too: the pruner's prior defaults (forest at 1 and 2 % of T, then the loss
+    # rungs), chosen on replays, lost the best run of 1-2 of 5 live 60-trial searches
+    # (benchmarks/bench_live.py, README); this setting lost none, at about 25 % more compute.
+    # pruner_kwargs={"fractions": None} gives the prior defaults.
     kwargs: dict[str, Any] = {
         "T": preset.T,
-        "fractions": None if prior else (0.05, 0.1, 0.2, 0.4),
-        "model_veto": (LIVE_MODEL_VETO if prior else 0.0) if model_veto is None else model_veto,
+        "fractions": (0.05, 0.1, 0.2, 0.4),
         "n_startup_trials": 10,
         "n_estimators": 100,  # as in the replay; 400 trees on a 750-run prior take minutes a fit
         "seed": seed,
@@ -258,7 +252,6 @@ def _worker(
     seed: int,
     data_path: str | None,
     prior: Sequence[str] = (),
-    model_veto: float | None = None,
     pruner_kwargs: Mapping[str, Any] | None = None,
 ) -> None:
     optuna = require("optuna")
@@ -269,7 +262,7 @@ def _worker(
         study_name=study_name,
         storage=_storage(storage),
         sampler=_pin_sampler(preset, seed),
-        pruner=_make_pruner(preset, features, seed, prior, report, model_veto, pruner_kwargs),
+        pruner=_make_pruner(preset, features, seed, prior, report, pruner_kwargs),
     )
     stop = optuna.study.MaxTrialsCallback(n_trials, states=None)
     study.optimize(
@@ -300,7 +293,6 @@ def tune(
     data_path: str | None = None,
     reference: str | os.PathLike[str] | None = None,
     prior: Sequence[str | os.PathLike[str]] = (),
-    model_veto: float | None = None,
     pruner_kwargs: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> TuneSummary:
@@ -318,10 +310,10 @@ def tune(
     ``prior``: corpora of earlier searches of the same kind (same preset and T), whose finished
     runs the pruner learns from from the first trial on (features ``"weights"`` or
     ``"weights+lc"``; see :class:`~weightcast.integrations.optuna.WeightcastPruner`).
-    ``model_veto``: the pruner's veto share (default: :data:`LIVE_MODEL_VETO` with a prior,
-    else none; 0 turns it off). ``pruner_kwargs``: more arguments of
-    :class:`~weightcast.integrations.optuna.WeightcastPruner`, over the live defaults (10
-    finished trials before anything is pruned; without a prior, decisions from 5 % of T).
+    ``pruner_kwargs``: arguments of
+    :class:`~weightcast.integrations.optuna.WeightcastPruner` over the live defaults (10
+    finished trials before anything is pruned, decisions at 5, 10, 20 and 40 % of T, with or
+    without a prior; ``{"fractions": None}`` with a prior: the pruner's prior defaults).
 
     >>> tune("digits", n_trials=0, progress=False).n_trials  # doctest: +SKIP
     0
@@ -360,9 +352,7 @@ def tune(
         direction="maximize",
         load_if_exists=True,
         sampler=_pin_sampler(the_preset, seed),
-        pruner=_make_pruner(
-            the_preset, features, seed, prior_paths, report, model_veto, pruner_kwargs
-        ),
+        pruner=_make_pruner(the_preset, features, seed, prior_paths, report, pruner_kwargs),
     )
     start = time.perf_counter()
     procs: list[Any] = []
@@ -380,7 +370,6 @@ def tune(
                 seed,
                 data_path,
                 prior_paths,
-                model_veto,
                 dict(pruner_kwargs or {}),
             ),
         )

@@ -36,5 +36,3 @@ def test_tune_with_a_missing_prior_fails_with_a_hint(tmp_path) -> None:
     assert "no corpus at" in res.output and "weightcast collect" in res.output
     res = CliRunner().invoke(main, ["tune", "--trials", "1", "--prior", str(tmp_path)])
     assert res.exit_code == 1 and "prior needs features" in res.output  # default features: all
-    res = CliRunner().invoke(main, ["tune", "--trials", "1", "--model-veto", "1"])
-    assert res.exit_code == 2 and "--model-veto" in res.output  # the veto is a share in [0, 1)

@@ -53,16 +53,7 @@ _FEATURES = click.Choice(["all", "weights", "weights+lc", "lc", "none"])
     multiple=True,
     type=click.Path(),
     help="A corpus of an earlier search of the same preset: the pruner learns from its finished "
-    "runs from the first trial on (features weights or weights+lc), decides with its forest at "
-    "1 and 2 % of T and by the rung rule from 5 to 40 %, sparing the forest's top third. "
-    "Repeat it for several.",
-)
-@click.option(
-    "--model-veto",
-    type=click.FloatRange(0, 1, max_open=True),
-    default=None,
-    help="With --prior: the share of trials, ranked by the forest at its last decision step, "
-    "that the later loss rungs may not stop (default 1/3; 0: none).",
+    "runs from the first trial on (features weights or weights+lc). Repeat it for several.",
 )
 def tune_command(
     preset: str,
@@ -76,7 +67,6 @@ def tune_command(
     data_path: str | None,
     reference: str | None,
     prior: tuple[str, ...],
-    model_veto: float | None,
 ) -> None:
     """A live search over PRESET with weightcast's pruner; several workers share one storage."""
     from weightcast.corpus import CorpusError
@@ -95,7 +85,6 @@ def tune_command(
             data_path=data_path,
             reference=reference,
             prior=prior,
-            model_veto=model_veto,
         )
     except (ValueError, FileNotFoundError, CorpusError) as exc:
         raise click.ClickException(str(exc)) from exc
