@@ -311,12 +311,19 @@ class PruningPolicy:
         if sum(ts.true) < cfg.min_train:
             return False
         fit = self._fit((d, None), ts)
-        if cfg.oob_check and fit.y_true is not None:
-            keep = max(cfg.top_k, math.ceil(fit.y_true.size / (cfg.reduction_factor or 1)))
-            if fit.missed_best(keep):
-                return False
+        if self._untrusted(fit):
+            return False
         mean, _ = self._predict(fit, trial, row, d)
         return rung_promotable(mean, self._scores(fit, others, d), 1.0 / cfg.model_veto)
+
+    def _untrusted(self, fit: _Fit) -> bool:
+        """The out-of-bag check: the model ranks its best training trial too low to decide."""
+        cfg = self.config
+        if not cfg.oob_check or fit.y_true is None:
+            return False
+        return fit.missed_best(
+            max(cfg.top_k, math.ceil(fit.y_true.size / (cfg.reduction_factor or 1)))
+        )
 
     # -- model ----------------------------------------------------------------------------
     def _row(self, trial: TrialRecord, d: int) -> FeatureBlock | None:
@@ -524,10 +531,8 @@ class PruningPolicy:
                 scores = self._scores(fit, others, d)
                 if not rung_promotable(mean, scores, self._rung_factors.get(d, eta)):
                     reason = "rank"
-            if reason != "continue" and cfg.oob_check and fit.y_true is not None:
-                keep = max(cfg.top_k, math.ceil(fit.y_true.size / (eta or 1)))
-                if fit.missed_best(keep):
-                    reason = "unsafe"
+            if reason != "continue" and self._untrusted(fit):
+                reason = "unsafe"
             prune = reason not in ("continue", "unsafe")
             return Decision(
                 prune,
