@@ -25,7 +25,8 @@ With a prior the forest decides from the first trial on and judges the start of 
 on the held-out digits searches it ranks the best runs among the first few at 1-2 % of T, while
 later cuts by the forest (5 % of T and on) stopped them. The rung rule on the reported values
 takes over after these steps (``PRIOR_RUNG_FRACTIONS`` of :mod:`weightcast.integrations.optuna`;
-"forest early, loss to 40 %", pre-registered and met on ``corpora/digits-seed6``)."""
+"forest early, loss to 40 %", pre-registered and met on ``corpora/digits-seed6`` and
+``corpora/digits-seed7``)."""
 
 
 def decision_steps(
