@@ -226,7 +226,7 @@ def _make_pruner(
     # replay-tuned defaults, 2 trials and 1 % of T, the demo pruned its best run at step 5).
     # With a prior too: the pruner's prior defaults (forest at 1 and 2 % of T, then the loss
     # rungs), chosen on replays, lost the best run of 1-2 of 5 live 60-trial searches
-    # (benchmarks/bench_live.py, README); this setting lost none, at about 25 % more compute.
+    # (benchmarks/bench_live.py, README); this setting lost none, at 15-35 % more compute.
     # pruner_kwargs={"fractions": None} gives the prior defaults.
     kwargs: dict[str, Any] = {
         "T": preset.T,

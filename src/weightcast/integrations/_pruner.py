@@ -129,8 +129,8 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
     ``steps`` or ``fractions``, the rungs and ``model_until_rung`` are those of the pruner
     without a prior (the decision steps, 60 and 80 % of T; False). In live 60-trial searches
     these defaults lost the best configuration of two of five searches, where
-    ``fractions=(0.05, 0.1, 0.2, 0.4)`` (what ``weightcast tune`` passes) lost none at about
-    30 % more compute (README).
+    ``fractions=(0.05, 0.1, 0.2, 0.4)`` (what ``weightcast tune`` passes) lost none at 15-35 %
+    more compute (README).
     A model is refitted only when its training trials changed, and then only once they grew by
     ``refit_growth`` (10 %). All state lives in the study's storage, so any number of workers
     and machines can share a study; each process keeps its own cache of models. Without the
