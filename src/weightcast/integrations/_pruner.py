@@ -83,6 +83,23 @@ def default_rung_steps(
     return tuple(sorted({int(s) for s in steps} | {s for s in rungs if s > max(steps)}))
 
 
+def prior_default_kwargs(T: int, grid: Sequence[int] | None) -> dict[str, Any]:  # noqa: N803
+    """The pruner's defaults with a prior: steps, rungs and ``model_until_rung``.
+
+    The forest decides at :data:`PRIOR_FRACTIONS` of ``T`` (snapped to ``grid``, the steps
+    whose features exist), the rung rule at :data:`PRIOR_RUNG_FRACTIONS` after them.
+
+    >>> prior_default_kwargs(1000, [10, 20, 50])
+    {'steps': (10, 20), 'rung_steps': (10, 20, 50, 100, 200, 400), 'model_until_rung': True}
+    """
+    steps = decision_steps(T, PRIOR_FRACTIONS, grid=sorted(grid) if grid else None)
+    return {
+        "steps": steps,
+        "rung_steps": default_rung_steps(steps, T, PRIOR_RUNG_FRACTIONS),
+        "model_until_rung": True,
+    }
+
+
 def open_prior_corpora(prior: Any) -> list[Corpus] | None:
     """The prior's corpora, opened once (None when the prior is trial records, or empty)."""
     from weightcast.corpus import Corpus
@@ -198,13 +215,19 @@ class WeightcastPruner(optuna.pruners.BasePruner):  # type: ignore[misc,name-def
                     f"(T=..., with fractions={tuple(fractions)!r}); got steps=None and T=None"
                 )
             # with prior corpora, snap to the steps they all recorded: their features exist there
-            grid = set.intersection(*(set(c.steps) for c in corpora)) if corpora else None
-            steps = decision_steps(T, fractions, grid=sorted(grid) if grid else None)
+            grid = sorted(set.intersection(*(set(c.steps) for c in corpora))) if corpora else None
+            if prior_defaults:
+                defaults = prior_default_kwargs(T, grid)
+                steps = defaults["steps"]
+                rung_steps = defaults["rung_steps"] if rung_steps is None else rung_steps
+                if model_until_rung is None:
+                    model_until_rung = defaults["model_until_rung"]
+            else:
+                steps = decision_steps(T, fractions, grid=grid or None)
         if rung_steps is None:
-            late = PRIOR_RUNG_FRACTIONS if prior_defaults else LATE_RUNG_FRACTIONS
-            rung_steps = default_rung_steps(steps, T, late)
+            rung_steps = default_rung_steps(steps, T)
         if model_until_rung is None:
-            model_until_rung = prior_defaults
+            model_until_rung = False
         self.config = PolicyConfig(
             steps=tuple(steps),
             features=features,

@@ -37,14 +37,12 @@ from weightcast.integrations._attrs import (
 )
 from weightcast.integrations._names import DEFAULT_POLICIES, EVAL_FREE, GRIDS, POLICIES
 from weightcast.integrations._pruner import (
-    PRIOR_RUNG_FRACTIONS,
     WeightcastPruner,
-    default_rung_steps,
     open_prior_corpora,
+    prior_default_kwargs,
 )
 from weightcast.policy import (
     DEFAULT_FRACTIONS,
-    PRIOR_FRACTIONS,
     REACH_TOLERANCE,
     FeatureBlock,
     Outcome,
@@ -519,12 +517,7 @@ def replay(
     prior_kwargs: dict[str, Any] = {}
     if prior_corpora and steps is None and "wc-prior" in policies:
         shared = set(corpus.steps).intersection(*(c.steps for c in prior_corpora))
-        prior_steps = decision_steps(T, PRIOR_FRACTIONS, grid=sorted(shared))
-        prior_kwargs = {
-            "steps": prior_steps,
-            "rung_steps": default_rung_steps(prior_steps, T, PRIOR_RUNG_FRACTIONS),
-            "model_until_rung": True,
-        }
+        prior_kwargs = prior_default_kwargs(T, sorted(shared))
     dense, loaded = load_runs(corpus, sorted(set(dec_steps) | set(prior_kwargs.get("steps", ()))))
     if not dense:
         raise ValueError(f"the corpus at {corpus.path} has no runs")
